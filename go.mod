@@ -1,0 +1,3 @@
+module github.com/certplane/certplane
+
+go 1.26.0
