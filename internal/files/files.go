@@ -1,0 +1,134 @@
+// Package files writes a set of files all or nothing, and never replaces a
+// file that exists: a key on disk is never lost or overwritten.
+package files
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Secret is the mode of a file holding a private key.
+const Secret fs.FileMode = 0o600
+
+// Public is the mode of a file anyone may read.
+const Public fs.FileMode = 0o644
+
+// File is one file to write.
+type File struct {
+	Path string
+	Data []byte
+	// Mode is the file's permission bits. A Secret file's missing parent
+	// directories are made 0700, other directories 0755.
+	Mode fs.FileMode
+}
+
+// ErrExists means a file to write is already there.
+var ErrExists = errors.New("file exists")
+
+// WriteAll writes every file, or, when one cannot be written, none: files
+// and directories it made are removed again. It refuses, before writing
+// anything, when any of the files exists.
+func WriteAll(files ...File) (err error) {
+	for _, f := range files {
+		if _, statErr := os.Lstat(f.Path); statErr == nil {
+			return fmt.Errorf("refusing to overwrite %s: %w", f.Path, ErrExists)
+		} else if !errors.Is(statErr, fs.ErrNotExist) {
+			return fmt.Errorf("cannot write %s: %w", f.Path, bare(statErr))
+		}
+	}
+	var made []string // files and directories to remove on failure, in creation order
+	defer func() {
+		if err != nil {
+			for i := len(made) - 1; i >= 0; i-- {
+				_ = os.Remove(made[i])
+			}
+		}
+	}()
+	for _, f := range files {
+		dirMode := fs.FileMode(0o755)
+		if f.Mode&0o077 == 0 {
+			dirMode = 0o700
+		}
+		dirs, err := mkdirAll(filepath.Dir(f.Path), dirMode)
+		made = append(made, dirs...)
+		if err != nil {
+			return err
+		}
+		if err := writeNew(f); err != nil {
+			return err
+		}
+		made = append(made, f.Path)
+	}
+	return nil
+}
+
+// mkdirAll makes dir and its missing parents, returning those it made,
+// outermost first.
+func mkdirAll(dir string, mode fs.FileMode) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("cannot make directory %s: %w", d, bare(err))
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], mode); err != nil {
+			return made, fmt.Errorf("cannot make directory %s: %w", missing[i], bare(err))
+		}
+		made = append(made, missing[i])
+	}
+	return made, nil
+}
+
+// writeNew writes f through a temporary file in the same directory and
+// links it into place, which fails rather than replace a file that appeared
+// in the meantime.
+func writeNew(f File) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(f.Path), ".certplane-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	if err := tmp.Chmod(f.Mode); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	if _, err := tmp.Write(f.Data); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	if err := os.Link(tmp.Name(), f.Path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("refusing to overwrite %s: %w", f.Path, ErrExists)
+		}
+		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	return nil
+}
+
+// bare drops the operation and path an *fs.PathError repeats, since every
+// message here names the file already.
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
