@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Secret is the mode of a file holding a private key.
@@ -47,16 +48,26 @@ func WriteAll(files ...File) (err error) {
 			}
 		}
 	}()
+	// Make directories first, those of secret files before the others, so
+	// that a directory that will hold a key is made 0700 whatever order the
+	// files come in.
+	for _, secret := range []bool{true, false} {
+		for _, f := range files {
+			if (f.Mode&0o077 == 0) != secret {
+				continue
+			}
+			dirMode := fs.FileMode(0o755)
+			if secret {
+				dirMode = 0o700
+			}
+			dirs, err := mkdirAll(filepath.Dir(f.Path), dirMode)
+			made = append(made, dirs...)
+			if err != nil {
+				return err
+			}
+		}
+	}
 	for _, f := range files {
-		dirMode := fs.FileMode(0o755)
-		if f.Mode&0o077 == 0 {
-			dirMode = 0o700
-		}
-		dirs, err := mkdirAll(filepath.Dir(f.Path), dirMode)
-		made = append(made, dirs...)
-		if err != nil {
-			return err
-		}
 		if err := writeNew(f); err != nil {
 			return err
 		}
@@ -93,28 +104,13 @@ func mkdirAll(dir string, mode fs.FileMode) ([]string, error) {
 // writeNew writes f through a temporary file in the same directory and
 // links it into place, which fails rather than replace a file that appeared
 // in the meantime.
-func writeNew(f File) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(f.Path), ".certplane-*")
+func writeNew(f File) error {
+	tmp, err := writeTemp(f)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+		return err
 	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if err := tmp.Chmod(f.Mode); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
-	}
-	if _, err := tmp.Write(f.Data); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", f.Path, bare(err))
-	}
-	if err := os.Link(tmp.Name(), f.Path); err != nil {
+	defer func() { _ = os.Remove(tmp) }()
+	if err := os.Link(tmp, f.Path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("refusing to overwrite %s: %w", f.Path, ErrExists)
 		}
@@ -131,4 +127,70 @@ func bare(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// ReplaceAll writes files in place of existing ones, as renewal must. Each
+// file that exists is first hard-linked into backupDir, at its path relative
+// to baseDir, so that no key is lost; backupDir is made 0700. New contents
+// are written to temporary files first and renamed into place, so a reader
+// never sees a half-written file.
+func ReplaceAll(baseDir, backupDir string, files ...File) (err error) {
+	temps := make([]string, 0, len(files))
+	defer func() {
+		for _, t := range temps {
+			_ = os.Remove(t)
+		}
+	}()
+	for _, f := range files {
+		t, err := writeTemp(f)
+		if err != nil {
+			return err
+		}
+		temps = append(temps, t)
+	}
+	for i, f := range files {
+		if _, err := os.Lstat(f.Path); err == nil {
+			rel, err := filepath.Rel(baseDir, f.Path)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				return fmt.Errorf("backing up %s: not under %s", f.Path, baseDir)
+			}
+			backup := filepath.Join(backupDir, rel)
+			if err := os.MkdirAll(filepath.Dir(backup), 0o700); err != nil {
+				return fmt.Errorf("backing up %s: %w", f.Path, bare(err))
+			}
+			if err := os.Link(f.Path, backup); err != nil {
+				return fmt.Errorf("backing up %s: %w", f.Path, bare(err))
+			}
+		}
+		if err := os.Rename(temps[i], f.Path); err != nil {
+			return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+		}
+	}
+	temps = nil
+	return nil
+}
+
+// writeTemp writes f's contents and mode to a new temporary file beside
+// f.Path and returns its name.
+func writeTemp(f File) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(f.Path), ".certplane-*")
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	name := tmp.Name()
+	err = tmp.Chmod(f.Mode)
+	if err == nil {
+		_, err = tmp.Write(f.Data)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(name)
+		return "", fmt.Errorf("writing %s: %w", f.Path, bare(err))
+	}
+	return name, nil
 }

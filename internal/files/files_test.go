@@ -14,8 +14,8 @@ func TestWriteAllModes(t *testing.T) {
 	key := filepath.Join(dir, "pki", "etcd", "ca.key")
 	crt := filepath.Join(dir, "pki", "etcd", "ca.crt")
 	if err := files.WriteAll(
-		files.File{Path: key, Data: []byte("k"), Mode: files.Secret},
 		files.File{Path: crt, Data: []byte("c"), Mode: files.Public},
+		files.File{Path: key, Data: []byte("k"), Mode: files.Secret},
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -73,5 +73,30 @@ func TestWriteAllRollsBack(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "new")); !os.IsNotExist(err) {
 		t.Errorf("directory made for the failed set is still there: %v", err)
+	}
+}
+
+func TestReplaceAllKeepsBackups(t *testing.T) {
+	base := t.TempDir()
+	key := filepath.Join(base, "pki", "etcd", "server.key")
+	if err := files.WriteAll(files.File{Path: key, Data: []byte("old"), Mode: files.Secret}); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(base, "backup", "1")
+	if err := files.ReplaceAll(base, backup, files.File{Path: key, Data: []byte("new"), Mode: files.Secret}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(key); string(data) != "new" {
+		t.Errorf("key holds %q, want new", data)
+	}
+	old := filepath.Join(backup, "pki", "etcd", "server.key")
+	if data, _ := os.ReadFile(old); string(data) != "old" {
+		t.Errorf("backup holds %q, want old", data)
+	}
+	if fi, err := os.Stat(filepath.Join(backup, "pki")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("backup directory: %v %v, want 0700", fi, err)
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
+		t.Errorf("replaced key mode %v, want 0600", fi.Mode().Perm())
 	}
 }

@@ -72,8 +72,12 @@ func CreateCSR(rand io.Reader, req *Request, key crypto.Signer) ([]byte, error) 
 	if err := checkPublicKey(key.Public()); err != nil {
 		return nil, err
 	}
+	rawSubject, err := marshalSubject(req.Subject())
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.CertificateRequest{
-		Subject:        req.Subject(),
+		RawSubject:     rawSubject,
 		DNSNames:       req.DNSNames,
 		IPAddresses:    req.IPAddresses,
 		URIs:           req.URIs,

@@ -170,8 +170,13 @@ func issue(rand io.Reader, now time.Time, t *Template, pub crypto.PublicKey, par
 	} else if backdate < 0 {
 		backdate = 0
 	}
+	rawSubject, err := marshalSubject(t.Subject)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
+		RawSubject:            rawSubject,
 		Subject:               t.Subject,
 		DNSNames:              t.DNSNames,
 		IPAddresses:           t.IPAddresses,

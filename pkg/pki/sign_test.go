@@ -209,6 +209,29 @@ func TestNewCARejects(t *testing.T) {
 	}
 }
 
+func TestSubjectKeepsGroupOrder(t *testing.T) {
+	ca := pkitest.CA(t, "ca")
+	subject := pkix.Name{CommonName: "jane", Organization: []string{"zeta", "alpha", "dev"}}
+	cert, err := ca.Issue(rand.Reader, time.Now(), &pki.Template{Subject: subject}, pkitest.Key(t).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cert.Subject.Organization, subject.Organization) {
+		t.Errorf("certificate O = %v, want %v in order", cert.Subject.Organization, subject.Organization)
+	}
+	csrPEM, err := pki.CreateCSR(rand.Reader, &pki.Request{CommonName: "jane", Organization: subject.Organization}, pkitest.Key(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := pki.ParseCSRPEM(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(csr.Subject.Organization, subject.Organization) {
+		t.Errorf("request O = %v, want %v in order", csr.Subject.Organization, subject.Organization)
+	}
+}
+
 func TestSelfSignedLeaf(t *testing.T) {
 	key := pkitest.Key(t, pki.Ed25519Key)
 	cert, err := pki.SelfSign(rand.Reader, now, &pki.Template{Subject: pkix.Name{CommonName: "self"}, Usages: []pki.Usage{pki.UsageServerAuth}}, key)
