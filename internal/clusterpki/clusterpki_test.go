@@ -215,9 +215,9 @@ func TestInitRefusesInconsistentTree(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, dir string)
-		want  string
+		want   string
 	}{
 		{"leaf signed by another CA", func(t *testing.T, dir string) {
 			copyFile(t, filepath.Join(other, "pki", "apiserver.crt"), filepath.Join(dir, "pki", "apiserver.crt"))
