@@ -50,6 +50,8 @@ func NewRootCommand(o Options) *cobra.Command {
 		newGenkeyCommand(o),
 		newGencertCommand(o),
 		newInspectCommand(o),
+		newPKICommand(o),
+		newUpCommand(o),
 	)
 	return root
 }
