@@ -14,7 +14,7 @@ FUZZTIME ?= 30s
 BENCH      ?= .
 BENCHCOUNT ?= 1
 
-.PHONY: build tools test lint bench fuzz tidy clean
+.PHONY: build tools test lint bench fuzz tidy clean run
 
 ## build: the certplane binary, bin/certplane
 build:
@@ -54,3 +54,7 @@ tidy:
 
 clean:
 	rm -f $(BIN)/certplane
+
+## run: build what is missing and start a local control plane (`certplane up`); ARGS are passed on
+run: tools build
+	$(BIN)/certplane up $(ARGS)

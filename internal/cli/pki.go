@@ -29,21 +29,6 @@ under DIR/pki (kubeadm's /etc/kubernetes/pki), kubeconfigs in DIR.`,
 	return cmd
 }
 
-// pkiConfig is the file --config reads: the same settings as the flags.
-type pkiConfig struct {
-	NodeName         string        `json:"nodeName,omitempty"`
-	AdvertiseAddress string        `json:"advertiseAddress,omitempty"`
-	ServiceCIDR      string        `json:"serviceCIDR,omitempty"`
-	DNSDomain        string        `json:"dnsDomain,omitempty"`
-	CertSANs         []string      `json:"certSANs,omitempty"`
-	KeyAlgorithm     string        `json:"keyAlgorithm,omitempty"`
-	Validity         time.Duration `json:"-"`
-	CAValidity       time.Duration `json:"-"`
-	ValidityText     string        `json:"validity,omitempty"`
-	CAValidityText   string        `json:"caValidity,omitempty"`
-	Server           string        `json:"server,omitempty"`
-}
-
 // pkiFlags are the tree options shared by init and up.
 type pkiFlags struct {
 	dir        string
@@ -74,48 +59,29 @@ func (f *pkiFlags) bind(cmd *cobra.Command, withDir bool) {
 	fl.DurationVar(&f.caValidity, "ca-validity", 0, "validity of new CAs (default 87600h)")
 }
 
-// options turns flags (over the --config file) into tree options.
+// options turns flags, over the --config file, into tree options.
 func (f *pkiFlags) options(o Options) (clusterpki.Options, error) {
-	var c pkiConfig
+	var opts clusterpki.Options
 	if f.config != "" {
 		data, err := os.ReadFile(f.config)
 		if err != nil {
-			return clusterpki.Options{}, err
+			return opts, err
 		}
-		if err := yaml.UnmarshalStrict(data, &c); err != nil {
-			return clusterpki.Options{}, fmt.Errorf("%s: %w", f.config, err)
-		}
-		for _, d := range []struct {
-			text string
-			to   *time.Duration
-		}{{c.ValidityText, &c.Validity}, {c.CAValidityText, &c.CAValidity}} {
-			if d.text == "" {
-				continue
-			}
-			v, err := time.ParseDuration(d.text)
-			if err != nil || v <= 0 {
-				return clusterpki.Options{}, fmt.Errorf("%s: %q is not a positive duration such as 8760h", f.config, d.text)
-			}
-			*d.to = v
+		if opts, err = clusterpki.ParseConfig(data); err != nil {
+			return opts, fmt.Errorf("%s: %w", f.config, err)
 		}
 	}
-	pick := func(flag, file string) string {
-		if flag != "" {
-			return flag
+	opts.Dir, opts.Now, opts.Rand = f.dir, o.Now, o.Rand
+	opts.CertSANs = append(opts.CertSANs, f.certSANs...)
+	for _, s := range []struct {
+		flag string
+		to   *string
+	}{
+		{f.nodeName, &opts.NodeName}, {f.serviceNet, &opts.ServiceCIDR}, {f.dnsDomain, &opts.DNSDomain},
+	} {
+		if s.flag != "" {
+			*s.to = s.flag
 		}
-		return file
-	}
-	opts := clusterpki.Options{
-		Dir:         f.dir,
-		NodeName:    pick(f.nodeName, c.NodeName),
-		ServiceCIDR: pick(f.serviceNet, c.ServiceCIDR),
-		DNSDomain:   pick(f.dnsDomain, c.DNSDomain),
-		CertSANs:    append(append([]string(nil), c.CertSANs...), f.certSANs...),
-		Server:      c.Server,
-		Validity:    c.Validity,
-		CAValidity:  c.CAValidity,
-		Now:         o.Now,
-		Rand:        o.Rand,
 	}
 	if f.validity != 0 {
 		opts.Validity = f.validity
@@ -123,17 +89,15 @@ func (f *pkiFlags) options(o Options) (clusterpki.Options, error) {
 	if f.caValidity != 0 {
 		opts.CAValidity = f.caValidity
 	}
-	if a := pick(f.advertise, c.AdvertiseAddress); a != "" {
-		ip := net.ParseIP(a)
-		if ip == nil {
-			return clusterpki.Options{}, fmt.Errorf("advertise address %q is not an IP address", a)
+	if f.advertise != "" {
+		if opts.AdvertiseAddress = net.ParseIP(f.advertise); opts.AdvertiseAddress == nil {
+			return opts, fmt.Errorf("advertise address %q is not an IP address", f.advertise)
 		}
-		opts.AdvertiseAddress = ip
 	}
-	if alg := pick(f.keyAlg, c.KeyAlgorithm); alg != "" {
-		spec, err := pki.ParseKeySpec(alg)
+	if f.keyAlg != "" {
+		spec, err := pki.ParseKeySpec(f.keyAlg)
 		if err != nil {
-			return clusterpki.Options{}, err
+			return opts, err
 		}
 		opts.Key = spec
 	}

@@ -288,6 +288,11 @@ func loadState(dir string, port int) (state, error) {
 		if err := json.Unmarshal(data, &st); err != nil {
 			return st, fmt.Errorf("%s: %w", filepath.Join(dir, "localcp.json"), err)
 		}
+		for _, p := range []int{st.Port, st.EtcdClientPort, st.EtcdPeerPort} {
+			if p < 1 || p > 65535 {
+				return st, fmt.Errorf("%s: port %d is out of range", filepath.Join(dir, "localcp.json"), p)
+			}
+		}
 		if port != 0 && port != st.Port {
 			return st, fmt.Errorf("%s was set up for port %d: start it with --port %d or use another data directory", dir, st.Port, st.Port)
 		}
