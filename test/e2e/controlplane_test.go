@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -225,6 +226,25 @@ func TestControlPlane(t *testing.T) {
 		}
 		if strings.Contains(out, "kubelet.conf") || strings.Contains(out, "MISSING") {
 			t.Errorf("check-expiration:\n%s", out)
+		}
+		var report struct {
+			Certificates []struct {
+				Name                 string `json:"name"`
+				CertificateAuthority string `json:"certificateAuthority"`
+				ResidualTime         int64  `json:"residualTime"`
+			} `json:"certificates"`
+			CertificateAuthorities []struct{ Name string } `json:"certificateAuthorities"`
+		}
+		if err := json.Unmarshal([]byte(must(t, "", "", "pki", "check-expiration", "--dir", data, "-o", "json")), &report); err != nil {
+			t.Fatal(err)
+		}
+		if len(report.Certificates) != 11 || len(report.CertificateAuthorities) != 3 ||
+			report.Certificates[1].Name != "apiserver" || report.Certificates[1].CertificateAuthority != "ca" ||
+			time.Duration(report.Certificates[1].ResidualTime) < 364*24*time.Hour {
+			t.Errorf("check-expiration -o json: %+v", report)
+		}
+		if y := must(t, "", "", "pki", "check-expiration", "--dir", data, "-o", "yaml"); !strings.Contains(y, "certificateAuthorities:") || !strings.Contains(y, "name: etcd-ca") {
+			t.Errorf("check-expiration -o yaml:\n%s", y)
 		}
 		r := cp0(t, "pki", "check-expiration", "--dir", data, "--warn", "8761h")
 		if r.code == 0 || !strings.Contains(r.stderr, "expiring within") {
