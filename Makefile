@@ -14,7 +14,7 @@ FUZZTIME ?= 30s
 BENCH      ?= .
 BENCHCOUNT ?= 1
 
-.PHONY: build tools test lint bench fuzz tidy clean run
+.PHONY: build tools test lint bench fuzz tidy clean run generate verify-generate
 
 ## build: the certplane binary, bin/certplane
 build:
@@ -28,8 +28,16 @@ tools:
 test: tools build
 	CERTPLANE_BIN=$(BIN)/certplane go test -count=1 ./...
 
+## generate: the controllers' ClusterRole (config/rbac/role.yaml) from the +kubebuilder:rbac markers
+generate: tools
+	$(BIN)/controller-gen rbac:roleName=certplane-controller paths=./internal/controller/... output:rbac:dir=config/rbac
+
+## verify-generate: fail when generated files are not current
+verify-generate: generate
+	@git diff --exit-code -- config/ || { echo "generated files are stale: run make generate and commit"; exit 1; }
+
 ## lint: golangci-lint (with the import-direction rules in .golangci.yml) and gofmt
-lint: tools
+lint: tools verify-generate
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/tools/')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(BIN)/golangci-lint run ./...

@@ -52,6 +52,7 @@ func NewRootCommand(o Options) *cobra.Command {
 		newInspectCommand(o),
 		newPKICommand(o),
 		newUpCommand(o),
+		newControllerCommand(o),
 	)
 	return root
 }

@@ -1,11 +1,20 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/certplane/certplane/internal/app"
+	"github.com/certplane/certplane/internal/clusterpki"
+	"github.com/certplane/certplane/internal/controller"
 	"github.com/certplane/certplane/internal/localcp"
 	"github.com/certplane/certplane/pkg/pki"
 )
@@ -14,18 +23,22 @@ func newUpCommand(o Options) *cobra.Command {
 	var (
 		dataDir, binDir, keyAlg, nodeName string
 		port                              int
+		cf                                controllerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up [--data-dir .certplane] [--port 6443]",
-		Short: "Run a local control plane: etcd and kube-apiserver on certplane's PKI",
+		Short: "Run a local control plane: etcd, kube-apiserver and certplane's controllers",
 		Long: `Run a real single-node control plane on 127.0.0.1: makes (or reuses) the PKI in
 the data directory, starts etcd with client and peer mTLS on the etcd CA and
 kube-apiserver with x509 client authentication and RBAC, waits until it is
-ready, and binds admin.conf's group to cluster-admin. Runs until Ctrl-C or
-SIGTERM, then stops everything in order. Started again on the same data
-directory it brings back the same cluster with its data.
+ready, binds admin.conf's group to cluster-admin, and runs certplane's
+controllers (the kubernetes.io signers on the cluster CA, the approver, the
+cleaner) as the user certplane:controller with only the permissions in
+config/rbac. Runs until Ctrl-C or SIGTERM, then stops everything in order.
+Started again on the same data directory it brings back the same cluster
+with its data.
 
-Logs: DATA/logs/etcd.log and DATA/logs/kube-apiserver.log. Binaries: --bin-dir,
+Logs: DATA/logs/{etcd,kube-apiserver,controllers}.log. Binaries: --bin-dir,
 else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -42,12 +55,21 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 			if err != nil {
 				return err
 			}
+			stopped, err := runControllers(ctx, o, cp, cf)
+			if err != nil {
+				_ = cp.Stop()
+				return err
+			}
 			admin, _ := filepath.Abs(cp.Kubeconfig("admin.conf"))
 			fmt.Fprintf(o.Out, "certplane is up at %s. Next:\n  export KUBECONFIG=%s\n  kubectl get namespaces\nPress Ctrl-C to stop.\n", cp.URL, admin)
 			<-ctx.Done()
-			fmt.Fprintln(o.Out, "stopping kube-apiserver and etcd")
+			fmt.Fprintln(o.Out, "stopping the controllers, kube-apiserver and etcd")
+			ctrlErr := <-stopped
 			if err := cp.Stop(); err != nil {
 				return err
+			}
+			if ctrlErr != nil {
+				return ctrlErr
 			}
 			fmt.Fprintln(o.Out, "stopped")
 			return nil
@@ -59,5 +81,56 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 	fl.StringVar(&binDir, "bin-dir", "", "directory holding etcd and kube-apiserver")
 	fl.StringVar(&keyAlg, "key-algorithm", "", "algorithm of a new PKI's keys (default rsa-2048)")
 	fl.StringVar(&nodeName, "node-name", "", "node name in a new PKI (default: the host name)")
+	cf.bind(fl, false)
 	return cmd
+}
+
+// runControllers starts the controllers in this process under their own
+// identity, a client certificate for certplane:controller that lives only in
+// memory, bound to the ClusterRole of config/rbac. The returned channel
+// yields the manager's result once ctx ends.
+func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf controllerFlags) (<-chan error, error) {
+	logPath := filepath.Join(cp.DataDir, "logs", "controllers.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile), zap.JSONEncoder()))
+
+	superAdmin, err := clientcmd.BuildConfigFromFlags("", cp.Kubeconfig("super-admin.conf"))
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(superAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if err := app.GrantControllerRole(ctx, cs, app.ControllerUser); err != nil {
+		return nil, err
+	}
+	kubeconfig, err := clusterpki.UserKubeconfig(clusterpki.Options{Dir: cp.DataDir, Key: pki.ECDSAP256, Rand: o.Rand, Now: o.Now}, app.ControllerUser, nil, 0)
+	if err != nil {
+		return nil, fmt.Errorf("controller identity: %w", err)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	opts := cf.options()
+	opts.EnableKubernetesSigners = true
+	opts.Signing = controller.SigningFiles{CertFile: filepath.Join(cp.PKIDir(), "ca.crt"), KeyFile: filepath.Join(cp.PKIDir(), "ca.key")}
+	mgr, err := app.NewManager(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- mgr.Start(ctx)
+		_ = logFile.Close()
+	}()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("controllers did not start (log: %s)", logPath)
+	}
+	fmt.Fprintf(o.Out, "controllers: csrsigning, csrapproving and csrcleaner running as %s (log: %s)\n", app.ControllerUser, logPath)
+	return done, nil
 }

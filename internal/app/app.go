@@ -1,0 +1,122 @@
+// Package app composes certplane's controllers into a controller-runtime
+// manager: the one place that knows every controller, used by `certplane
+// controller` and `certplane up`.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/csrpolicy"
+)
+
+// Options configure the controllers. The zero value runs the approver and
+// the cleaner, no signer, no leader election, no metrics or probe server.
+type Options struct {
+	// EnableKubernetesSigners runs the signer for the kubernetes.io
+	// signers. In a real cluster kube-controller-manager already does.
+	EnableKubernetesSigners bool
+	// Signing are the --cluster-signing-* files.
+	Signing controller.SigningFiles
+	// SigningDuration is --cluster-signing-duration. If zero, 8760h.
+	SigningDuration time.Duration
+	// ApproveKubeletServing approves kubelet serving requests whose node
+	// exists and owns every SAN.
+	ApproveKubeletServing bool
+	// Retention is how long the cleaner keeps requests.
+	Retention csrpolicy.Retention
+	// LeaderElection makes one replica of several active, through a Lease
+	// in LeaderElectionNamespace.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// MetricsAddr serves Prometheus /metrics; "" or "0" serves none.
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz; "" serves none.
+	ProbeAddr string
+	// Workers is how many requests the signer handles at once. If zero, 4.
+	Workers int
+}
+
+// NewManager builds a manager running the CSR controllers against the
+// cluster cfg points at.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "certplane-controller"
+	// client-go's default of 5 requests a second would make 200 approved
+	// requests wait 40 s for their status updates.
+	cfg.QPS, cfg.Burst = 200, 400
+	if o.MetricsAddr == "" {
+		o.MetricsAddr = "0"
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              "certplane-controller",
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	for _, c := range controller.Metrics() {
+		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+			return nil, err
+		}
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+
+	if o.EnableKubernetesSigners {
+		files, err := o.Signing.CAs()
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, errors.New("the kubernetes.io signers need a CA: give --cluster-signing-cert-file and --cluster-signing-key-file")
+		}
+		cas := map[string]controller.CASource{}
+		for signer, f := range files {
+			cas[signer] = f
+		}
+		if err := (&controller.CSRSigningReconciler{
+			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-csr-signer"),
+			CAs: cas, MaxDuration: o.SigningDuration, Workers: o.Workers,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+	}
+	if err := (&controller.CSRApprovingReconciler{
+		Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Creator: mgr.GetClient(),
+		Approval: mgr.GetClient().SubResource("approval"), Events: mgr.GetEventRecorder("certplane-csr-approver"),
+		ApproveKubeletServing: o.ApproveKubeletServing,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	if err := (&controller.CSRCleanerReconciler{
+		Reader: mgr.GetClient(), Deleter: mgr.GetClient(), Retention: o.Retention,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/certplane/certplane/internal/app"
+	"github.com/certplane/certplane/internal/csrpolicy"
+)
+
+// controllerFlags are the controllers' settings, shared by `controller` and
+// `up`.
+type controllerFlags struct {
+	opts      app.Options
+	perSigner map[string]*[2]string
+}
+
+func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
+	if cluster {
+		fl.BoolVar(&f.opts.EnableKubernetesSigners, "enable-kubernetes-signers", false, "sign the kubernetes.io signers (kube-controller-manager does in a real cluster)")
+		fl.StringVar(&f.opts.Signing.CertFile, "cluster-signing-cert-file", "", "CA certificate for all kubernetes.io signers")
+		fl.StringVar(&f.opts.Signing.KeyFile, "cluster-signing-key-file", "", "CA key for all kubernetes.io signers")
+		f.perSigner = map[string]*[2]string{}
+		for flag, signer := range map[string]string{
+			"kubelet-serving": csrpolicy.KubeletServing, "kubelet-client": csrpolicy.KubeAPIServerClientKubelet,
+			"kube-apiserver-client": csrpolicy.KubeAPIServerClient, "legacy-unknown": csrpolicy.LegacyUnknown,
+		} {
+			pair := &[2]string{}
+			f.perSigner[signer] = pair
+			fl.StringVar(&pair[0], "cluster-signing-"+flag+"-cert-file", "", "CA certificate for "+signer)
+			fl.StringVar(&pair[1], "cluster-signing-"+flag+"-key-file", "", "CA key for "+signer)
+		}
+		fl.BoolVar(&f.opts.LeaderElection, "leader-elect", true, "run one active replica, elected through a Lease")
+		fl.StringVar(&f.opts.LeaderElectionNamespace, "leader-election-namespace", "certplane-system", "namespace of the leader election Lease")
+		fl.StringVar(&f.opts.MetricsAddr, "metrics-bind-address", ":8080", `address of Prometheus /metrics ("0" for none)`)
+		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
+	}
+	fl.DurationVar(&f.opts.SigningDuration, "cluster-signing-duration", 8760*time.Hour, "longest validity a signed certificate gets")
+	fl.BoolVar(&f.opts.ApproveKubeletServing, "approve-kubelet-serving", false, "approve kubelet-serving requests whose Node exists and owns every SAN")
+	fl.DurationVar(&f.opts.Retention.Pending, "csr-pending-retention", 24*time.Hour, "delete pending requests this long after creation")
+	fl.DurationVar(&f.opts.Retention.Approved, "csr-approved-retention", time.Hour, "delete issued requests this long after approval")
+	fl.DurationVar(&f.opts.Retention.Denied, "csr-denied-retention", time.Hour, "delete denied and failed requests this long after the condition")
+}
+
+func (f *controllerFlags) options() app.Options {
+	o := f.opts
+	if f.perSigner != nil {
+		o.Signing.PerSigner = map[string][2]string{}
+		for signer, pair := range f.perSigner {
+			o.Signing.PerSigner[signer] = *pair
+		}
+	}
+	return o
+}
+
+
+func newControllerCommand(o Options) *cobra.Command {
+	var (
+		f          controllerFlags
+		kubeconfig string
+	)
+	cmd := &cobra.Command{
+		Use:   "controller [--kubeconfig FILE]",
+		Short: "Run certplane's controllers against a cluster",
+		Long: `Run the certificates.k8s.io controllers against any cluster: the approver
+(kubelet client requests after a SubjectAccessReview; kubelet serving requests
+behind --approve-kubelet-serving), the cleaner, and, with
+--enable-kubernetes-signers, the signer of the kubernetes.io signers.
+Leader election on a Lease, /healthz and /readyz, Prometheus /metrics,
+structured JSON logs on standard error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.WriteTo(o.ErrOut), zap.JSONEncoder()))
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			mgr, err := app.NewManager(cfg, f.options())
+			if err != nil {
+				return err
+			}
+			return mgr.Start(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	f.bind(cmd.Flags(), true)
+	return cmd
+}
