@@ -57,7 +57,6 @@ func (f *controllerFlags) options() app.Options {
 	return o
 }
 
-
 func newControllerCommand(o Options) *cobra.Command {
 	var (
 		f          controllerFlags
