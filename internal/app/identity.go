@@ -26,7 +26,9 @@ func GrantControllerRole(ctx context.Context, cs kubernetes.Interface, user stri
 		return fmt.Errorf("reading the embedded controller role: %w", err)
 	}
 	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		// Named after the user, apart from config/'s binding to the
+		// ServiceAccount of a cluster deployment.
+		ObjectMeta: metav1.ObjectMeta{Name: user},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 	}

@@ -53,6 +53,8 @@ func NewRootCommand(o Options) *cobra.Command {
 		newPKICommand(o),
 		newUpCommand(o),
 		newControllerCommand(o),
+		newCSRCommand(o),
+		newUserCommand(o),
 	)
 	return root
 }
