@@ -263,10 +263,10 @@ type upProcess struct {
 	err   error         // its exit status, once done
 }
 
-func startUp(t *testing.T, dataDir string, port int) *upProcess {
+func startUp(t *testing.T, dataDir string, port int, extra ...string) *upProcess {
 	t.Helper()
-	cmd := exec.Command(certplane, "up", "--data-dir", dataDir, "--port", strconv.Itoa(port), "--key-algorithm", "ecdsa-p256",
-		"--bin-dir", filepath.Dir(tool(t, "kube-apiserver")))
+	cmd := exec.Command(certplane, append([]string{"up", "--data-dir", dataDir, "--port", strconv.Itoa(port), "--key-algorithm", "ecdsa-p256",
+		"--bin-dir", filepath.Dir(tool(t, "kube-apiserver"))}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

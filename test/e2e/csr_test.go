@@ -55,7 +55,7 @@ func TestCSRWorkflows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startUp(t, data, port)
+	startUp(t, data, port, "--approve-kubelet-serving")
 	admin := filepath.Join(data, "admin.conf")
 	ca := filepath.Join(data, "pki", "ca.crt")
 
@@ -290,6 +290,48 @@ func TestCSRWorkflows(t *testing.T) {
 			"--leader-elect=false", "--metrics-bind-address=0")
 		if r.code == 0 || !strings.Contains(r.stderr, "go together") {
 			t.Errorf("cert without key: exit %d %q", r.code, r.stderr)
+		}
+	})
+
+	t.Run("kubelet requests are approved automatically by rule", func(t *testing.T) {
+		dir := t.TempDir()
+		node := filepath.Join(dir, "node.kubeconfig")
+		must(t, "", "", "pki", "kubeconfig", "--dir", data, "--user", "system:node:n1", "--group", "system:nodes", "--out", node, "--key-algorithm", "ecdsa-p256")
+		// What kubeadm binds: nodes may renew their own client certificates,
+		// and create requests.
+		mustKubectl(t, admin, "create", "clusterrolebinding", "node-autoapprove-rotation", "--clusterrole=system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "--group=system:nodes")
+		mustKubectl(t, admin, "create", "clusterrolebinding", "node-csr", "--clusterrole=system:node-bootstrapper", "--group=system:nodes")
+		waitFor(t, 30*time.Second, "the node's RBAC", func() bool { return kubectl(t, node, "get", "csr").code == 0 })
+
+		// The kubelet's client certificate rotation: approved after a
+		// SubjectAccessReview, then issued.
+		writeFile(t, filepath.Join(dir, "client.json"), `{"CN":"system:node:n1","names":[{"O":"system:nodes"}]}`)
+		must(t, dir, "", "csr", "create", "n1-client", "--genkey", "client.json", "--signer", "kubernetes.io/kube-apiserver-client-kubelet",
+			"--usages", "digital signature,client auth", "--kubeconfig", node)
+		waitIssued(t, admin, "n1-client")
+		msg := mustKubectl(t, admin, "get", "csr", "n1-client", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].reason}: {.status.conditions[?(@.type=="Approved")].message}`)
+		if msg != "AutoApproved: Auto approving self kubelet client certificate after SubjectAccessReview." {
+			t.Errorf("approval: %q", msg)
+		}
+
+		// Serving: approved only when the Node exists and owns every SAN.
+		writeFile(t, filepath.Join(dir, "node.yaml"), "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n")
+		mustKubectl(t, admin, "create", "-f", filepath.Join(dir, "node.yaml"))
+		mustKubectl(t, admin, "patch", "node", "n1", "--subresource=status", "--type=merge", "-p",
+			`{"status":{"addresses":[{"type":"Hostname","address":"n1.example"},{"type":"InternalIP","address":"192.0.2.24"}]}}`)
+		writeFile(t, filepath.Join(dir, "serving.json"), `{"CN":"system:node:n1","hosts":["n1.example","192.0.2.24"],"names":[{"O":"system:nodes"}]}`)
+		writeFile(t, filepath.Join(dir, "foreign.json"), `{"CN":"system:node:n1","hosts":["n1.example","api.bank.example"],"names":[{"O":"system:nodes"}]}`)
+		must(t, dir, "", "csr", "create", "n1-foreign", "--genkey", "foreign.json", "--signer", "kubernetes.io/kubelet-serving",
+			"--usages", "digital signature,server auth", "--kubeconfig", node)
+		must(t, dir, "", "csr", "create", "n1-serving", "--genkey", "serving.json", "--signer", "kubernetes.io/kubelet-serving",
+			"--usages", "digital signature,server auth", "--kubeconfig", node)
+		waitIssued(t, admin, "n1-serving")
+		if msg := mustKubectl(t, admin, "get", "csr", "n1-serving", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].message}`); !strings.Contains(msg, `node "n1" exists and every SAN is one of its addresses`) {
+			t.Errorf("serving approval message %q", msg)
+		}
+		// The approver handled n1-foreign before n1-serving and left it.
+		if got := csrCondition(t, admin, "n1-foreign"); got != "<none>   <none>" {
+			t.Errorf("request with a SAN the node does not own: %q, want it left pending", got)
 		}
 	})
 
