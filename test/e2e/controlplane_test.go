@@ -21,7 +21,7 @@ import (
 
 // tool is the path of a pinned tool in the project's bin/, built by `make
 // tools`; tests never build it themselves.
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("..", "..", "bin", name))
 	if err != nil {
@@ -70,7 +70,7 @@ func curl(t *testing.T, args ...string) (status string, body string) {
 // startControlPlane starts etcd and kube-apiserver with the project's
 // launcher on free ports in a fresh data directory, and stops them when the
 // test ends.
-func startControlPlane(t *testing.T) *localcp.ControlPlane {
+func startControlPlane(t testing.TB) *localcp.ControlPlane {
 	t.Helper()
 	port, err := localcp.FreePort()
 	if err != nil {
@@ -96,7 +96,7 @@ func startControlPlane(t *testing.T) *localcp.ControlPlane {
 }
 
 // assertNoProcessesFor fails if any process's command line names dir.
-func assertNoProcessesFor(t *testing.T, dir string) {
+func assertNoProcessesFor(t testing.TB, dir string) {
 	t.Helper()
 	if pids := processesFor(dir); len(pids) > 0 {
 		t.Errorf("processes left behind for %s: %v", dir, pids)
