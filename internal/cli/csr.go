@@ -50,6 +50,14 @@ func newCSRCommand(o Options) *cobra.Command {
 
 type clientFunc func() (*kubernetes.Clientset, error)
 
+func getCSR(ctx context.Context, client clientFunc, name string) (*certv1.CertificateSigningRequest, error) {
+	cs, err := client()
+	if err != nil {
+		return nil, err
+	}
+	return cs.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
+}
+
 func newCSRCreateCommand(o Options, client clientFunc) *cobra.Command {
 	var (
 		csrFile, keyFile, genkey, signer, cn, keyOut string
@@ -228,11 +236,7 @@ func newCSRDescribeCommand(o Options, client clientFunc) *cobra.Command {
 		Short: "Show a CertificateSigningRequest: requester, signer, status, subject, SANs, usages, certificate",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cs, err := client()
-			if err != nil {
-				return err
-			}
-			csr, err := cs.CertificatesV1().CertificateSigningRequests().Get(cmd.Context(), args[0], metav1.GetOptions{})
+			csr, err := getCSR(cmd.Context(), client, args[0])
 			if err != nil {
 				return err
 			}
@@ -424,11 +428,7 @@ func newCSRFetchCommand(o Options, client clientFunc) *cobra.Command {
 		Short: "Write the issued certificate of a CertificateSigningRequest (to standard output without --out)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cs, err := client()
-			if err != nil {
-				return err
-			}
-			csr, err := cs.CertificatesV1().CertificateSigningRequests().Get(cmd.Context(), args[0], metav1.GetOptions{})
+			csr, err := getCSR(cmd.Context(), client, args[0])
 			if err != nil {
 				return err
 			}

@@ -94,12 +94,11 @@ func (f *pkiFlags) options(o Options) (clusterpki.Options, error) {
 			return opts, fmt.Errorf("advertise address %q is not an IP address", f.advertise)
 		}
 	}
-	if f.keyAlg != "" {
-		spec, err := pki.ParseKeySpec(f.keyAlg)
-		if err != nil {
+	if f.keyAlg != "" { // else the --config file's, if any
+		var err error
+		if opts.Key, err = optionalKeySpec(f.keyAlg); err != nil {
 			return opts, err
 		}
-		opts.Key = spec
 	}
 	return opts, nil
 }
@@ -251,12 +250,9 @@ Names: ` + strings.Join(clusterpki.RenewableNames(), ", "),
 				return errors.New("--dir is required")
 			}
 			opts := clusterpki.Options{Dir: dir, Validity: validity, Now: o.Now, Rand: o.Rand}
-			if keyAlg != "" {
-				spec, err := pki.ParseKeySpec(keyAlg)
-				if err != nil {
-					return err
-				}
-				opts.Key = spec
+			var err error
+			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {
+				return err
 			}
 			res, err := clusterpki.Renew(opts, args)
 			if err != nil {
@@ -294,12 +290,9 @@ cluster CA embedded. The server is admin.conf's unless --server is given.`,
 				return errors.New("--dir, --user and --out are required")
 			}
 			opts := clusterpki.Options{Dir: dir, Server: server, Now: o.Now, Rand: o.Rand}
-			if keyAlg != "" {
-				spec, err := pki.ParseKeySpec(keyAlg)
-				if err != nil {
-					return err
-				}
-				opts.Key = spec
+			var err error
+			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {
+				return err
 			}
 			data, err := clusterpki.UserKubeconfig(opts, user, groups, validity)
 			if err != nil {
@@ -321,4 +314,13 @@ cluster CA embedded. The server is admin.conf's unless --server is given.`,
 	fl.StringVar(&server, "server", "", "apiserver URL (default: admin.conf's)")
 	fl.StringVar(&keyAlg, "key-algorithm", "", "key algorithm (default rsa-2048)")
 	return cmd
+}
+
+// optionalKeySpec parses a --key-algorithm value; empty means the zero spec,
+// which each command documents as its default.
+func optionalKeySpec(name string) (pki.KeySpec, error) {
+	if name == "" {
+		return pki.KeySpec{}, nil
+	}
+	return pki.ParseKeySpec(name)
 }

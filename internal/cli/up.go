@@ -43,12 +43,9 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := localcp.Options{DataDir: dataDir, Port: port, BinDir: binDir, NodeName: nodeName, Log: o.Out}
-			if keyAlg != "" {
-				spec, err := pki.ParseKeySpec(keyAlg)
-				if err != nil {
-					return err
-				}
-				opts.Key = spec
+			var err error
+			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			cp, err := localcp.Start(ctx, opts)

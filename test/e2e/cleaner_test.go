@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,14 +43,7 @@ func TestCleanerAndLeaderElection(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	waitFor(t, 60*time.Second, "the controller's /healthz", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitHTTPOK(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", admin)
 	if err != nil {

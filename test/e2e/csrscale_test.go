@@ -49,14 +49,7 @@ func startController(t *testing.T, kubeconfig, caCert, caKey string, probePort i
 	p := &controllerProcess{cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(p.done) }()
 	t.Cleanup(func() { p.kill() })
-	waitFor(t, 60*time.Second, "the controller's /readyz", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort))
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitHTTPOK(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort))
 	return p
 }
 
@@ -257,4 +250,17 @@ func TestControllerAtScaleAndRestart(t *testing.T) {
 		_ = resp2.Body.Close()
 	}
 	second.kill()
+}
+
+// waitHTTPOK waits until url answers 200.
+func waitHTTPOK(t *testing.T, url string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, url+" to answer 200", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
