@@ -28,13 +28,19 @@ tools:
 test: tools build
 	CERTPLANE_BIN=$(BIN)/certplane go test -count=1 ./...
 
-## generate: the controllers' ClusterRole (config/rbac/role.yaml) from the +kubebuilder:rbac markers
+## generate: deepcopy and CRDs from api/, the controllers' ClusterRole (config/rbac/role.yaml) from the +kubebuilder:rbac markers
 generate: tools
+	$(BIN)/controller-gen object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(BIN)/controller-gen crd paths=./api/... output:crd:dir=config/crd/bases
 	$(BIN)/controller-gen rbac:roleName=certplane-controller paths=./internal/controller/... output:rbac:dir=config/rbac
 
-## verify-generate: fail when generated files are not current
-verify-generate: generate
-	@git diff --exit-code -- config/ || { echo "generated files are stale: run make generate and commit"; exit 1; }
+## verify-generate: fail when generated files are not current with their sources
+GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/certmanager/v1/zz_generated.deepcopy.go
+verify-generate: tools
+	@before=$$(cat $(GENERATED) | sha256sum); \
+	  $(MAKE) -s generate; \
+	  after=$$(cat $(GENERATED) | sha256sum); \
+	  if [ "$$before" != "$$after" ]; then echo "generated files were stale: make generate has now updated them; commit them"; exit 1; fi
 
 ## lint: golangci-lint (with the import-direction rules in .golangci.yml) and gofmt
 lint: tools verify-generate

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -105,6 +106,14 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	if err := app.GrantControllerRole(ctx, cs, app.ControllerUser); err != nil {
 		return nil, err
 	}
+	dyn, err := dynamic.NewForConfig(superAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if err := app.InstallCRDs(ctx, dyn); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer served")
 	kubeconfig, err := clusterpki.UserKubeconfig(clusterpki.Options{Dir: cp.DataDir, Key: pki.ECDSAP256, Rand: o.Rand, Now: o.Now}, app.ControllerUser, nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("controller identity: %w", err)

@@ -433,3 +433,12 @@ func TestUpRefuses(t *testing.T) {
 		})
 	}
 }
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	port, err := localcp.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/certplane/certplane/config"
+)
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// InstallCRDs applies the embedded cert-manager.io/v1 CRDs with server-side
+// apply and waits until each is Established, so that the API is served
+// when it returns.
+func InstallCRDs(ctx context.Context, dyn dynamic.Interface) error {
+	files, err := fs.Glob(config.CRDs, "crd/bases/*.yaml")
+	if err != nil {
+		return err
+	}
+	api := dyn.Resource(crdResource)
+	for _, f := range files {
+		data, err := config.CRDs.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(data, &obj.Object); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if _, err := api.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "certplane", Force: true}); err != nil {
+			return fmt.Errorf("installing CRD %s: %w", obj.GetName(), err)
+		}
+		if err := waitEstablished(ctx, dyn, obj.GetName()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		crd, err := dyn.Resource(crdResource).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+			for _, c := range conds {
+				m, _ := c.(map[string]any)
+				if m["type"] == "Established" && m["status"] == "True" {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("CRD %s not established: %w", name, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
