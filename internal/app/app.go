@@ -51,6 +51,9 @@ type Options struct {
 // NewManager builds a manager running the CSR controllers against the
 // cluster cfg points at.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if o.SigningDuration < 0 || o.Retention.Pending < 0 || o.Retention.Approved < 0 || o.Retention.Denied < 0 {
+		return nil, errors.New("durations and retention periods may not be negative")
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err

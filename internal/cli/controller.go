@@ -40,7 +40,8 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
 	}
 	fl.DurationVar(&f.opts.SigningDuration, "cluster-signing-duration", 8760*time.Hour, "longest validity a signed certificate gets")
-	fl.BoolVar(&f.opts.ApproveKubeletServing, "approve-kubelet-serving", false, "approve kubelet-serving requests whose Node exists and owns every SAN")
+	fl.BoolVar(&f.opts.ApproveKubeletServing, "approve-kubelet-serving", false,
+		"approve kubelet-serving requests whose Node exists and owns every SAN (nodes report their own addresses: sign kubelet-serving with a CA of its own, --cluster-signing-kubelet-serving-*, that clients do not trust for other servers)")
 	fl.DurationVar(&f.opts.Retention.Pending, "csr-pending-retention", 24*time.Hour, "delete pending requests this long after creation")
 	fl.DurationVar(&f.opts.Retention.Approved, "csr-approved-retention", time.Hour, "delete issued requests this long after approval")
 	fl.DurationVar(&f.opts.Retention.Denied, "csr-denied-retention", time.Hour, "delete denied and failed requests this long after the condition")

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -94,12 +95,9 @@ written to NAME-key.pem, mode 0600, or --key-out). Prints the name.`,
 				}
 				spec.Usages = append(spec.Usages, certv1.KeyUsage(u))
 			}
-			if expiration != 0 {
-				if expiration < csrpolicy.MinDuration || expiration > (1<<31-1)*time.Second {
-					return fmt.Errorf("--expiration %s: want at least 10m", expiration)
-				}
-				secs := int32(expiration / time.Second)
-				spec.ExpirationSeconds = &secs
+			var err error
+			if spec.ExpirationSeconds, err = expirationSeconds(expiration); err != nil {
+				return err
 			}
 			var newKey []files.File
 			switch {
@@ -151,10 +149,16 @@ written to NAME-key.pem, mode 0600, or --key-out). Prints the name.`,
 			}
 			obj := &certv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
 			if _, err := cs.CertificatesV1().CertificateSigningRequests().Create(cmd.Context(), obj, metav1.CreateOptions{}); err != nil {
-				for _, f := range newKey {
-					_ = os.Remove(f.Path)
+				if len(newKey) == 0 {
+					return err
 				}
-				return err
+				// Remove the new key only when the request was surely not
+				// created; after a timeout it may have been, and may be signed.
+				if apierrors.IsInvalid(err) || apierrors.IsAlreadyExists(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) {
+					_ = os.Remove(newKey[0].Path)
+					return err
+				}
+				return fmt.Errorf("%w (the new key is kept in %s in case the request was created)", err, newKey[0].Path)
 			}
 			_, err = fmt.Fprintln(o.Out, name)
 			return err
@@ -172,6 +176,19 @@ written to NAME-key.pem, mode 0600, or --key-out). Prints the name.`,
 	fl.StringSliceVar(&hosts, "hosts", nil, "DNS names, IPs, URIs and emails (with --key)")
 	fl.DurationVar(&expiration, "expiration", 0, "requested validity (spec.expirationSeconds)")
 	return cmd
+}
+
+// expirationSeconds turns --expiration into spec.expirationSeconds: nil for
+// zero, an error outside [10m, 2^31-1 s].
+func expirationSeconds(d time.Duration) (*int32, error) {
+	if d == 0 {
+		return nil, nil
+	}
+	if d < csrpolicy.MinDuration || d > (1<<31-1)*time.Second {
+		return nil, fmt.Errorf("--expiration %s: want at least 10m and at most 596523h", d)
+	}
+	secs := int32(d / time.Second)
+	return &secs, nil
 }
 
 func condition(csr *certv1.CertificateSigningRequest) string {

@@ -64,6 +64,9 @@ usage names.`,
   certplane gencert --ca ca.pem --ca-key ca-key.pem --profile client --csr jane.csr --duration 24h`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.duration < 0 {
+				return fmt.Errorf("--duration %s is negative", f.duration)
+			}
 			input := ""
 			if len(args) == 1 {
 				input = args[0]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
@@ -53,21 +54,35 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 			if err != nil {
 				return err
 			}
-			stopped, err := runControllers(ctx, o, cp, cf)
+			mgrCtx, stopControllers := context.WithCancel(ctx)
+			defer stopControllers()
+			run, err := runControllers(mgrCtx, o, cp, cf)
 			if err != nil {
+				stopControllers()
 				_ = cp.Stop()
 				return err
 			}
 			admin, _ := filepath.Abs(cp.Kubeconfig("admin.conf"))
 			fmt.Fprintf(o.Out, "certplane is up at %s. Next:\n  export KUBECONFIG=%s\n  kubectl get namespaces\nPress Ctrl-C to stop.\n", cp.URL, admin)
-			<-ctx.Done()
-			fmt.Fprintln(o.Out, "stopping the controllers, kube-apiserver and etcd")
-			ctrlErr := <-stopped
-			if err := cp.Stop(); err != nil {
-				return err
+			var failure error
+			select {
+			case <-ctx.Done():
+				fmt.Fprintln(o.Out, "stopping the controllers, kube-apiserver and etcd")
+			case <-cp.Exited():
+				failure = cp.ExitError()
+			case <-run.done:
+				failure = fmt.Errorf("controllers stopped: %w", run.err)
 			}
-			if ctrlErr != nil {
-				return ctrlErr
+			stopControllers()
+			<-run.done
+			if err := cp.Stop(); err != nil && failure == nil {
+				failure = err
+			}
+			if failure == nil && run.err != nil {
+				failure = run.err
+			}
+			if failure != nil {
+				return failure
 			}
 			fmt.Fprintln(o.Out, "stopped")
 			return nil
@@ -83,16 +98,28 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 	return cmd
 }
 
+// managerRun is a running controller manager; done is closed when it has
+// returned, with err its result.
+type managerRun struct {
+	done chan struct{}
+	err  error
+}
+
 // runControllers starts the controllers in this process under their own
 // identity, a client certificate for certplane:controller that lives only in
-// memory, bound to the ClusterRole of config/rbac. The returned channel
-// yields the manager's result once ctx ends.
-func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf controllerFlags) (<-chan error, error) {
+// memory, bound to the ClusterRole of config/rbac. They run until ctx ends.
+func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf controllerFlags) (*managerRun, error) {
 	logPath := filepath.Join(cp.DataDir, "logs", "controllers.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	started := false
+	defer func() {
+		if !started {
+			_ = logFile.Close()
+		}
+	}()
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile), zap.JSONEncoder()))
 
 	superAdmin, err := clientcmd.BuildConfigFromFlags("", cp.Kubeconfig("super-admin.conf"))
@@ -129,14 +156,32 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan error, 1)
+	run := &managerRun{done: make(chan struct{})}
+	started = true
 	go func() {
-		done <- mgr.Start(ctx)
+		run.err = mgr.Start(ctx)
 		_ = logFile.Close()
+		close(run.done)
 	}()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("controllers did not start (log: %s)", logPath)
+	// Wait for the caches, but not forever, and not past a manager that
+	// failed to start.
+	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	go func() {
+		select {
+		case <-run.done:
+			cancel()
+		case <-syncCtx.Done():
+		}
+	}()
+	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
+		select {
+		case <-run.done:
+			return nil, fmt.Errorf("controllers did not start: %w (log: %s)", run.err, logPath)
+		default:
+			return nil, fmt.Errorf("controllers did not start within 2 minutes (log: %s)", logPath)
+		}
 	}
 	fmt.Fprintf(o.Out, "controllers: csrsigning, csrapproving and csrcleaner running as %s (log: %s)\n", app.ControllerUser, logPath)
-	return done, nil
+	return run, nil
 }

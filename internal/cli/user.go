@@ -85,9 +85,8 @@ key exists only in that kubeconfig.`,
 					Usages:     []certv1.KeyUsage{certv1.UsageDigitalSignature, certv1.UsageKeyEncipherment, certv1.UsageClientAuth},
 				},
 			}
-			if expiration != 0 {
-				secs := int32(expiration / time.Second)
-				obj.Spec.ExpirationSeconds = &secs
+			if obj.Spec.ExpirationSeconds, err = expirationSeconds(expiration); err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

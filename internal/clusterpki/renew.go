@@ -59,6 +59,8 @@ func Renew(opts Options, names []string) (*RenewResult, error) {
 	if slices.Contains(names, "all") {
 		names = RenewableNames()
 	}
+	slices.Sort(names)
+	names = slices.Compact(names)
 	now := o.Now()
 	caCerts := map[string]*pki.CA{}
 	loadCA := func(name string) (*pki.CA, error) {

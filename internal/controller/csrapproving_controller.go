@@ -56,17 +56,28 @@ func (r *CSRApprovingReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	log := logf.FromContext(ctx)
 	if kind := csrpolicy.KubeletClientKind(csr, parsed); kind != "" {
-		allowed, err := r.review(ctx, csr, kind)
-		if err != nil {
-			return ctrl.Result{}, err
+		// As upstream: a node renewing its own certificate may pass as
+		// selfnodeclient or, failing that, as nodeclient.
+		kinds := []string{kind}
+		if kind == "selfnodeclient" {
+			kinds = append(kinds, "nodeclient")
 		}
-		if !allowed {
-			log.V(1).Info("subject access review denied kubelet client request", "rule", kind)
-			return ctrl.Result{RequeueAfter: time.Minute}, nil
+		for _, k := range kinds {
+			allowed, err := r.review(ctx, csr, k)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			if allowed {
+				return ctrl.Result{}, r.approve(ctx, csr, csrpolicy.ApprovalMessage(k))
+			}
 		}
-		return ctrl.Result{}, r.approve(ctx, csr, csrpolicy.ApprovalMessage(kind))
+		log.V(1).Info("subject access review denied kubelet client request", "rule", kind)
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
 	if csr.Spec.SignerName == csrpolicy.KubeletServing && r.ApproveKubeletServing {
+		if err := csrpolicy.Validate(csrpolicy.KubeletServing, parsed, csr.Spec.Usages); err != nil {
+			return ctrl.Result{}, nil // can never be approved; the signer fails it if someone does
+		}
 		node := &corev1.Node{}
 		name := strings.TrimPrefix(parsed.Subject.CommonName, "system:node:")
 		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: name}, node); err != nil {

@@ -9,6 +9,7 @@ package csrpolicy
 import (
 	"crypto/x509"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -238,9 +239,12 @@ func ApprovalMessage(kind string) string {
 
 // ServingApproval decides whether a kubelet-serving request may be approved
 // automatically: it must pass the signer's rules, name an existing Node in
-// its CN, come from that node (spec.username), and every DNS and IP SAN must
-// be one of the Node's addresses or its hostname. It returns the approval
-// message, or why not.
+// its CN, come from that node (spec.username), and every DNS SAN must be one
+// of the Node's Hostname, InternalDNS or ExternalDNS addresses and every IP
+// SAN one of its InternalIP or ExternalIP addresses. A node writes its own
+// addresses, so names that clients use for the apiserver or for loopback
+// (kubernetes.default..., localhost, 127.0.0.0/8, ::1) are never approved,
+// whatever the Node says. It returns the approval message, or why not.
 func ServingApproval(csr *certv1.CertificateSigningRequest, parsed *x509.CertificateRequest, node *corev1.Node) (string, error) {
 	if err := Validate(KubeletServing, parsed, csr.Spec.Usages); err != nil {
 		return "", err
@@ -252,21 +256,43 @@ func ServingApproval(csr *certv1.CertificateSigningRequest, parsed *x509.Certifi
 	if csr.Spec.Username != parsed.Subject.CommonName {
 		return "", fmt.Errorf("requested by %q, not by node %q", csr.Spec.Username, name)
 	}
-	known := map[string]bool{}
+	dnsNames, ips := map[string]bool{}, map[string]bool{}
 	for _, a := range node.Status.Addresses {
-		known[a.Address] = true
+		switch a.Type {
+		case corev1.NodeHostName, corev1.NodeInternalDNS, corev1.NodeExternalDNS:
+			dnsNames[strings.ToLower(a.Address)] = true
+		case corev1.NodeInternalIP, corev1.NodeExternalIP:
+			if ip := net.ParseIP(a.Address); ip != nil {
+				ips[ip.String()] = true
+			}
+		}
 	}
 	for _, dns := range parsed.DNSNames {
-		if !known[dns] {
-			return "", fmt.Errorf("DNS name %q is not an address or hostname of node %q", dns, name)
+		d := strings.ToLower(strings.TrimSuffix(dns, "."))
+		if reservedName(d) {
+			return "", fmt.Errorf("DNS name %q belongs to the apiserver or to loopback and is never approved automatically", dns)
+		}
+		if !dnsNames[d] {
+			return "", fmt.Errorf("DNS name %q is not a hostname or DNS address of node %q", dns, name)
 		}
 	}
 	for _, ip := range parsed.IPAddresses {
-		if !known[ip.String()] {
-			return "", fmt.Errorf("IP address %s is not an address of node %q", ip, name)
+		if ip.IsLoopback() || ip.IsUnspecified() {
+			return "", fmt.Errorf("IP address %s is a loopback address and is never approved automatically", ip)
+		}
+		if !ips[ip.String()] {
+			return "", fmt.Errorf("IP address %s is not an IP address of node %q", ip, name)
 		}
 	}
 	return fmt.Sprintf("Auto approving kubelet serving certificate: node %q exists and every SAN is one of its addresses.", name), nil
+}
+
+func reservedName(d string) bool {
+	switch d {
+	case "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc":
+		return true
+	}
+	return strings.HasPrefix(d, "kubernetes.default.svc.") || strings.HasSuffix(d, ".localhost")
 }
 
 // Retention is how long the cleaner keeps finished requests. The zero value

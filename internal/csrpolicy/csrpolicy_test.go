@@ -189,6 +189,17 @@ func TestServingApproval(t *testing.T) {
 	base := pki.Request{CommonName: "system:node:n1", Organization: []string{"system:nodes"}, DNSNames: []string{"n1.example"}, IPAddresses: ips}
 	foreign := base
 	foreign.DNSNames = []string{"n1.example", "evil.example"}
+	apiserver := base
+	apiserver.DNSNames = []string{"kubernetes.default.svc.cluster.local"}
+	loopback := base
+	loopback.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	ipAsDNS := base
+	ipAsDNS.DNSNames = []string{"192.0.2.24"}
+	// A node that claims the apiserver's names among its own addresses.
+	greedy := node.DeepCopy()
+	greedy.Status.Addresses = append(greedy.Status.Addresses,
+		corev1.NodeAddress{Type: corev1.NodeInternalDNS, Address: "kubernetes.default.svc.cluster.local"},
+		corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "127.0.0.1"})
 	spec := func(user string) *certv1.CertificateSigningRequest {
 		return &certv1.CertificateSigningRequest{Spec: certv1.CertificateSigningRequestSpec{SignerName: csrpolicy.KubeletServing, Usages: u(ds, ke, sa), Username: user}}
 	}
@@ -201,8 +212,11 @@ func TestServingApproval(t *testing.T) {
 	}{
 		{"ok", spec("system:node:n1"), base, node, ""},
 		{"no node", spec("system:node:n1"), base, nil, `node "n1" does not exist`},
-		{"foreign SAN", spec("system:node:n1"), foreign, node, `DNS name "evil.example" is not an address`},
+		{"foreign SAN", spec("system:node:n1"), foreign, node, `DNS name "evil.example" is not a hostname or DNS address`},
 		{"other requester", spec("mallory"), base, node, `requested by "mallory"`},
+		{"apiserver name claimed by the node", spec("system:node:n1"), apiserver, greedy, "belongs to the apiserver"},
+		{"loopback claimed by the node", spec("system:node:n1"), loopback, greedy, "loopback address"},
+		{"IP address as a DNS name", spec("system:node:n1"), ipAsDNS, node, `DNS name "192.0.2.24" is not a hostname`},
 	}
 	for _, tt := range tests {
 		msg, err := csrpolicy.ServingApproval(tt.csr, request(t, tt.req), tt.node)

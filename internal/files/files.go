@@ -129,12 +129,20 @@ func bare(err error) error {
 	return err
 }
 
-// ReplaceAll writes files in place of existing ones, as renewal must. Each
-// file that exists is first hard-linked into backupDir, at its path relative
-// to baseDir, so that no key is lost; backupDir is made 0700. New contents
-// are written to temporary files first and renamed into place, so a reader
-// never sees a half-written file.
+// ReplaceAll writes files in place of existing ones, as renewal must, all
+// or nothing. Each file that exists is first hard-linked into backupDir, at
+// its path relative to baseDir, so that no key is lost; backupDir is made
+// 0700. New contents are written to temporary files first and renamed into
+// place, so a reader never sees a half-written file; if a rename fails, the
+// files already replaced are restored from the backups.
 func ReplaceAll(baseDir, backupDir string, files ...File) (err error) {
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f.Path] {
+			return fmt.Errorf("%s is named twice", f.Path)
+		}
+		seen[f.Path] = true
+	}
 	temps := make([]string, 0, len(files))
 	defer func() {
 		for _, t := range temps {
@@ -148,26 +156,51 @@ func ReplaceAll(baseDir, backupDir string, files ...File) (err error) {
 		}
 		temps = append(temps, t)
 	}
+	// Back up every existing file before replacing any.
+	backups := make([]string, len(files)) // "" where there was no file
 	for i, f := range files {
-		if _, err := os.Lstat(f.Path); err == nil {
-			rel, err := filepath.Rel(baseDir, f.Path)
-			if err != nil || strings.HasPrefix(rel, "..") {
-				return fmt.Errorf("backing up %s: not under %s", f.Path, baseDir)
-			}
-			backup := filepath.Join(backupDir, rel)
-			if err := os.MkdirAll(filepath.Dir(backup), 0o700); err != nil {
-				return fmt.Errorf("backing up %s: %w", f.Path, bare(err))
-			}
-			if err := os.Link(f.Path, backup); err != nil {
-				return fmt.Errorf("backing up %s: %w", f.Path, bare(err))
-			}
+		if _, err := os.Lstat(f.Path); err != nil {
+			continue
 		}
-		if err := os.Rename(temps[i], f.Path); err != nil {
-			return fmt.Errorf("writing %s: %w", f.Path, bare(err))
+		rel, err := filepath.Rel(baseDir, f.Path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("backing up %s: not under %s", f.Path, baseDir)
+		}
+		backup := filepath.Join(backupDir, rel)
+		if err := os.MkdirAll(filepath.Dir(backup), 0o700); err != nil {
+			return fmt.Errorf("backing up %s: %w", f.Path, bare(err))
+		}
+		if err := os.Link(f.Path, backup); err != nil {
+			return fmt.Errorf("backing up %s: %w", f.Path, bare(err))
+		}
+		backups[i] = backup
+	}
+	for i, f := range files {
+		if err := renameFile(temps[i], f.Path); err != nil {
+			restore(files[:i], backups[:i])
+			return fmt.Errorf("writing %s: %w (the files replaced before it were restored)", f.Path, bare(err))
 		}
 	}
 	temps = nil
 	return nil
+}
+
+// renameFile is os.Rename; tests replace it to make a rename fail.
+var renameFile = os.Rename
+
+// restore puts the backed-up files back, and removes those that did not
+// exist before.
+func restore(files []File, backups []string) {
+	for i, f := range files {
+		if backups[i] == "" {
+			_ = os.Remove(f.Path)
+			continue
+		}
+		tmp := f.Path + ".certplane-restore"
+		if os.Link(backups[i], tmp) == nil {
+			_ = os.Rename(tmp, f.Path)
+		}
+	}
 }
 
 // writeTemp writes f's contents and mode to a new temporary file beside

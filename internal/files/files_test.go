@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/certplane/certplane/internal/files"
@@ -98,5 +99,18 @@ func TestReplaceAllKeepsBackups(t *testing.T) {
 	}
 	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
 		t.Errorf("replaced key mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestReplaceAllRejectsDuplicates(t *testing.T) {
+	base := t.TempDir()
+	crt := filepath.Join(base, "a.crt")
+	err := files.ReplaceAll(base, filepath.Join(base, "backup"),
+		files.File{Path: crt, Data: []byte("x"), Mode: files.Public}, files.File{Path: crt, Data: []byte("y"), Mode: files.Public})
+	if err == nil || !strings.Contains(err.Error(), "named twice") {
+		t.Errorf("duplicate path: %v", err)
+	}
+	if _, err := os.Stat(crt); !os.IsNotExist(err) {
+		t.Error("a refused replacement wrote a file")
 	}
 }

@@ -68,6 +68,32 @@ type ControlPlane struct {
 	etcd, apiserver *process
 }
 
+// Exited is closed when etcd or kube-apiserver has exited, whether through
+// Stop or on its own; ExitError then says which and why.
+func (cp *ControlPlane) Exited() <-chan struct{} {
+	exited := make(chan struct{})
+	go func() {
+		select {
+		case <-cp.etcd.done:
+		case <-cp.apiserver.done:
+		}
+		close(exited)
+	}()
+	return exited
+}
+
+// ExitError describes the component that has exited, or is nil.
+func (cp *ControlPlane) ExitError() error {
+	for _, p := range []*process{cp.etcd, cp.apiserver} {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited: %s (log: %s)", p.name, p.lastLogLine(), p.logPath)
+		default:
+		}
+	}
+	return nil
+}
+
 // state is what a data directory remembers between starts.
 type state struct {
 	Port           int `json:"port"`
@@ -293,6 +319,9 @@ func loadState(dir string, port int) (state, error) {
 				return st, fmt.Errorf("%s: port %d is out of range", filepath.Join(dir, "localcp.json"), p)
 			}
 		}
+		if st.Port == st.EtcdClientPort || st.Port == st.EtcdPeerPort || st.EtcdClientPort == st.EtcdPeerPort {
+			return st, fmt.Errorf("%s: two components share a port", filepath.Join(dir, "localcp.json"))
+		}
 		if port != 0 && port != st.Port {
 			return st, fmt.Errorf("%s was set up for port %d: start it with --port %d or use another data directory", dir, st.Port, st.Port)
 		}
@@ -304,12 +333,11 @@ func loadState(dir string, port int) (state, error) {
 	if st.Port == 0 {
 		st.Port = DefaultPort
 	}
-	if st.EtcdClientPort, err = FreePort(); err != nil {
+	ports, err := freePorts(2)
+	if err != nil {
 		return st, err
 	}
-	if st.EtcdPeerPort, err = FreePort(); err != nil {
-		return st, err
-	}
+	st.EtcdClientPort, st.EtcdPeerPort = ports[0], ports[1]
 	return st, nil
 }
 
@@ -338,12 +366,26 @@ func checkServer(kubeconfig, url string) error {
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
+		return 0, err
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// freePorts returns n distinct free ports, holding each until all are
+// chosen so that none is handed out twice.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %w", err)
+		}
+		defer func() { _ = l.Close() }()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 func checkPortFree(port int) error {

@@ -23,6 +23,8 @@ var (
 	ErrNotCA = errors.New("pki: certificate is not a CA")
 	// ErrKeyMismatch means a private key does not belong to a certificate.
 	ErrKeyMismatch = errors.New("pki: private key does not match certificate")
+	// ErrInvalidTemplate means a certificate template cannot be issued.
+	ErrInvalidTemplate = errors.New("pki: invalid certificate template")
 	// ErrChain means certificates do not form a chain.
 	ErrChain = errors.New("pki: certificates do not form a chain")
 )

@@ -46,7 +46,8 @@ type Template struct {
 	NameConstraints *NameConstraints
 
 	// Duration is the validity from the time of signing. If zero,
-	// DefaultDuration. NotAfter is never later than the CA's NotAfter.
+	// DefaultDuration; negative is an error. NotAfter is never later than
+	// the CA's NotAfter.
 	Duration time.Duration
 	// Backdate moves NotBefore back from the time of signing. If zero,
 	// DefaultBackdate; if negative, NotBefore is the time of signing.
@@ -161,7 +162,10 @@ func issue(rand io.Reader, now time.Time, t *Template, pub crypto.PublicKey, par
 		return nil, err
 	}
 	duration := t.Duration
-	if duration <= 0 {
+	if duration < 0 {
+		return nil, fmt.Errorf("%w: negative duration %s", ErrInvalidTemplate, duration)
+	}
+	if duration == 0 {
 		duration = DefaultDuration
 	}
 	backdate := t.Backdate

@@ -34,6 +34,7 @@ func TestIssueValidity(t *testing.T) {
 		{"clamped to CA", now, 72 * time.Hour, 0, now.Add(-5 * time.Minute), ca.Certificate.NotAfter, nil},
 		{"default duration clamped", now, 0, 0, now.Add(-5 * time.Minute), ca.Certificate.NotAfter, nil},
 		{"CA expired", now.Add(49 * time.Hour), time.Hour, 0, time.Time{}, time.Time{}, pki.ErrCAExpired},
+		{"negative duration", now, -time.Hour, 0, time.Time{}, time.Time{}, pki.ErrInvalidTemplate},
 		{"CA not yet valid", now.Add(-time.Hour), time.Hour, 0, time.Time{}, time.Time{}, pki.ErrCAExpired},
 	}
 	for _, tt := range tests {

@@ -75,7 +75,10 @@ func BenchmarkApprovedToIssued(b *testing.B) {
 		timeout := time.After(2 * time.Minute)
 		for len(issued) < batch {
 			select {
-			case ev := <-w.ResultChan():
+			case ev, open := <-w.ResultChan():
+				if !open {
+					b.Fatal("the watch closed")
+				}
 				c, ok := ev.Object.(*certv1.CertificateSigningRequest)
 				if !ok || ev.Type != watch.Modified || len(c.Status.Certificate) == 0 || issued[c.Name] {
 					continue

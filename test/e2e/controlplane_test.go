@@ -257,10 +257,11 @@ func cp0(t *testing.T, args ...string) result { t.Helper(); return cp(t, "", "",
 
 // upProcess is `certplane up` running as a user runs it.
 type upProcess struct {
-	cmd   *exec.Cmd
-	lines chan string
-	done  chan struct{} // closed when the process has exited
-	err   error         // its exit status, once done
+	cmd    *exec.Cmd
+	stderr *strings.Builder // complete once done is closed
+	lines  chan string
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit status, once done
 }
 
 func startUp(t *testing.T, dataDir string, port int, extra ...string) *upProcess {
@@ -276,15 +277,18 @@ func startUp(t *testing.T, dataDir string, port int, extra ...string) *upProcess
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	u := &upProcess{cmd: cmd, lines: make(chan string, 64), done: make(chan struct{})}
+	u := &upProcess{cmd: cmd, stderr: &stderr, lines: make(chan string, 64), done: make(chan struct{})}
+	// One goroutine reads standard output to its end and only then waits,
+	// as os/exec requires.
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			u.lines <- sc.Text()
 		}
 		close(u.lines)
+		u.err = cmd.Wait()
+		close(u.done)
 	}()
-	go func() { u.err = cmd.Wait(); close(u.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -298,9 +302,14 @@ func startUp(t *testing.T, dataDir string, port int, extra ...string) *upProcess
 		select {
 		case line, ok := <-u.lines:
 			if !ok {
+				<-u.done // stderr is complete once the process has been waited for
 				t.Fatalf("certplane up ended before it was up: %s", stderr.String())
 			}
 			if strings.HasPrefix(line, "certplane is up at ") {
+				go func() {
+					for range u.lines {
+					}
+				}()
 				return u
 			}
 		case <-deadline:
@@ -323,10 +332,6 @@ func (u *upProcess) stop(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		t.Fatal("certplane up did not stop within 90s")
 	}
-	go func() {
-		for range u.lines {
-		}
-	}()
 }
 
 func serialAndNames(t *testing.T, path string) (serial string, names string) {
@@ -388,6 +393,24 @@ func TestUpRestartAndRenew(t *testing.T) {
 		t.Errorf("configmap after restart: %q", got)
 	}
 	u.stop(t)
+	assertNoProcessesFor(t, data)
+
+	// kube-apiserver dying under `up` ends it with an error naming it, and
+	// etcd is stopped too.
+	u = startUp(t, data, port)
+	for _, pid := range processesFor(data) {
+		if cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); strings.Contains(string(cmdline), "kube-apiserver") {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	select {
+	case <-u.done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("certplane up went on after kube-apiserver died")
+	}
+	if u.err == nil || !strings.Contains(u.stderr.String(), "kube-apiserver exited") {
+		t.Errorf("up after kube-apiserver died: %v, stderr %q", u.err, u.stderr.String())
+	}
 	assertNoProcessesFor(t, data)
 }
 

@@ -233,10 +233,8 @@ func TestCSRWorkflows(t *testing.T) {
 			t.Errorf("bob approved his own request: exit %d %s", r.code, r.stderr)
 		}
 		mustKubectl(t, admin, "certificate", "approve", "carol")
-		go func() {
-			for lines.Scan() {
-			}
-		}()
+		for lines.Scan() { // read to the end before Wait, as os/exec requires
+		}
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("user add: %v: %s", err, stderr.String())
 		}

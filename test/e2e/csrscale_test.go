@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/certplane/certplane/internal/localcp"
 	"github.com/certplane/certplane/pkg/pki"
 )
 
@@ -33,7 +32,9 @@ type controllerProcess struct {
 	done chan struct{}
 }
 
-func startController(t *testing.T, kubeconfig, caCert, caKey string, probePort int) *controllerProcess {
+// startController runs the controller with its probes on probePort and its
+// metrics on metricsPort.
+func startController(t *testing.T, kubeconfig, caCert, caKey string, probePort, metricsPort int) *controllerProcess {
 	t.Helper()
 	logFile, err := os.CreateTemp(t.TempDir(), "controller-*.log")
 	if err != nil {
@@ -41,7 +42,7 @@ func startController(t *testing.T, kubeconfig, caCert, caKey string, probePort i
 	}
 	cmd := exec.Command(certplane, "controller", "--kubeconfig", kubeconfig, "--enable-kubernetes-signers",
 		"--cluster-signing-cert-file", caCert, "--cluster-signing-key-file", caKey, "--leader-elect=false",
-		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(probePort+1), "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
+		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(metricsPort), "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -145,8 +146,7 @@ func TestControllerAtScaleAndRestart(t *testing.T) {
 		certPEM, keyPEM := expiredCA(t)
 		writeFile(t, filepath.Join(dir, "ca.crt"), certPEM)
 		writeFile(t, filepath.Join(dir, "ca.key"), keyPEM)
-		port, _ := localcp.FreePort()
-		p := startController(t, ctrlKubeconfig, filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"), port)
+		p := startController(t, ctrlKubeconfig, filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"), freePort(t), freePort(t))
 		csr, err := csrs.Create(ctx, newRequest(t, "stale", "stale"), metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -163,11 +163,8 @@ func TestControllerAtScaleAndRestart(t *testing.T) {
 	})
 
 	const n = 200
-	port, err := localcp.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := startController(t, ctrlKubeconfig, caCert, caKey, port)
+	port, metricsPort := freePort(t), freePort(t)
+	first := startController(t, ctrlKubeconfig, caCert, caKey, port, metricsPort)
 	reqs := make([]*certv1.CertificateSigningRequest, n)
 	for i := range reqs {
 		reqs[i] = newRequest(t, fmt.Sprintf("scale-%03d", i), fmt.Sprintf("user-%03d", i))
@@ -202,7 +199,7 @@ func TestControllerAtScaleAndRestart(t *testing.T) {
 	before = issued() // what was issued when the controller died
 	t.Logf("%d of %d issued when the controller was killed", len(before), n)
 
-	second := startController(t, ctrlKubeconfig, caCert, caKey, port)
+	second := startController(t, ctrlKubeconfig, caCert, caKey, port, metricsPort)
 	var after map[string]string
 	waitFor(t, 120*time.Second, "every request to be issued", func() bool { after = issued(); return len(after) == n })
 
@@ -234,7 +231,7 @@ func TestControllerAtScaleAndRestart(t *testing.T) {
 		t.Errorf("%d distinct serials for %d requests", len(serials), n)
 	}
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port+1))
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
 	if err != nil {
 		t.Fatal(err)
 	}
