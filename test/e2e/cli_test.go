@@ -248,6 +248,8 @@ func TestBadInput(t *testing.T) {
 			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "ca-key.pem: pki: no PEM data found"},
 		{"unwritable output directory", map[string]string{"blocker": "", "r.json": caRequest}, "", []string{"gencert", "-initca", "r.json", "-bare", "blocker/ca"}, "blocker"},
 		{"existing key kept", map[string]string{"r.json": caRequest, "r-key.pem": "precious"}, "", []string{"genkey", "r.json"}, "refusing to overwrite r-key.pem"},
+		{"kubeconfig with a broken client certificate", map[string]string{"k.conf": "apiVersion: v1\nkind: Config\nusers:\n- name: x\n  user:\n    client-certificate-data: bm90IGEgY2VydA==\n"},
+			"", []string{"inspect", "k.conf"}, `user "x": client certificate: pki: no PEM data found`},
 		{"neither CA nor initca", map[string]string{"r.json": caRequest}, "", []string{"gencert", "r.json"}, "--initca"},
 	}
 	for _, tt := range tests {

@@ -177,6 +177,17 @@ func TestCSRWorkflows(t *testing.T) {
 		if r.code == 0 || !strings.Contains(r.stderr, "Denied: NotTrusted: mallory is not one of us") {
 			t.Errorf("csr wait on a denied request: exit %d %q", r.code, r.stderr)
 		}
+		r = cp(t, dir, "", "csr", "fetch", "denied", "--out", "denied.crt", "--kubeconfig", admin)
+		if r.code == 0 || !strings.Contains(r.stderr, "has no certificate yet (Denied)") {
+			t.Errorf("csr fetch of a denied request: exit %d %q", r.code, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "denied.crt")); !os.IsNotExist(err) {
+			t.Error("csr fetch wrote a file for a request without a certificate")
+		}
+		must(t, dir, "", "csr", "fetch", "after-denied", "--out", "after.crt", "--kubeconfig", admin)
+		if out := openssl(t, dir, "verify", "-CAfile", ca, "after.crt"); !strings.Contains(out, "after.crt: OK") {
+			t.Errorf("fetched certificate: %s", out)
+		}
 		if fi, err := os.Stat(filepath.Join(dir, "denied-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("--genkey key file: %v %v", fi, err)
 		}
@@ -255,6 +266,13 @@ func TestCSRWorkflows(t *testing.T) {
 		}
 		if who := mustKubectl(t, out, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); who != "dave" {
 			t.Errorf("dave is %q", who)
+		}
+		again := cp(t, "", "", "user", "add", "dave", "--csr-name", "dave-again", "--kubeconfig", admin, "--out", out)
+		if again.code == 0 || !strings.Contains(again.stderr, "refusing to overwrite") {
+			t.Errorf("user add onto an existing kubeconfig: exit %d %q", again.code, again.stderr)
+		}
+		if r := kubectl(t, admin, "get", "csr", "dave-again"); r.code == 0 {
+			t.Error("user add created a request although it could not write its kubeconfig")
 		}
 		var report struct {
 			Users []struct {
