@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -17,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/controller"
 	"github.com/certplane/certplane/internal/csrpolicy"
 )
@@ -46,6 +49,9 @@ type Options struct {
 	ProbeAddr string
 	// Workers is how many requests the signer handles at once. If zero, 4.
 	Workers int
+	// ClusterResourceNamespace holds the Secrets ClusterIssuers refer to.
+	// If empty, cert-manager's default, "cert-manager".
+	ClusterResourceNamespace string
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -56,6 +62,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := cmv1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
@@ -121,5 +130,36 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
+	served, err := certManagerServed(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if served {
+		if o.ClusterResourceNamespace == "" {
+			o.ClusterResourceNamespace = "cert-manager"
+		}
+		for _, cluster := range []bool{false, true} {
+			if err := (&controller.IssuerReconciler{
+				Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
+				Events: mgr.GetEventRecorder("certplane-issuers"), Cluster: cluster, ClusterResourceNamespace: o.ClusterResourceNamespace,
+			}).SetupWithManager(mgr); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return mgr, nil
+}
+
+// certManagerServed reports whether the cluster serves cert-manager.io/v1:
+// without its CRDs, only the CSR controllers run.
+func certManagerServed(cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	_, err = dc.ServerResourcesForGroupVersion(cmv1.GroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }

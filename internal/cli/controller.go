@@ -39,6 +39,7 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		fl.StringVar(&f.opts.MetricsAddr, "metrics-bind-address", ":8080", `address of Prometheus /metrics ("0" for none)`)
 		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
 	}
+	fl.StringVar(&f.opts.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets ClusterIssuers refer to")
 	fl.DurationVar(&f.opts.SigningDuration, "cluster-signing-duration", 8760*time.Hour, "longest validity a signed certificate gets")
 	fl.BoolVar(&f.opts.ApproveKubeletServing, "approve-kubelet-serving", false,
 		"approve kubelet-serving requests whose Node exists and owns every SAN (nodes report their own addresses: sign kubelet-serving with a CA of its own, --cluster-signing-kubelet-serving-*, that clients do not trust for other servers)")

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bootstrapChain is cert-manager's "bootstrapping CA issuers" pattern, the
@@ -158,5 +159,40 @@ func TestCertManagerAPI(t *testing.T) {
 	}
 	if out := mustKubectl(t, admin, "explain", "certificate.spec.privateKey.rotationPolicy"); !strings.Contains(out, "Always") {
 		t.Errorf("kubectl explain:\n%s", out)
+	}
+
+	// Issuer readiness, with cert-manager's reasons.
+	ready := func(kind, ns, name string) string {
+		args := []string{"get", kind, name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}`}
+		if ns != "" {
+			args = append(args, "-n", ns)
+		}
+		return mustKubectl(t, admin, args...)
+	}
+	waitReady := func(kind, ns, name, want string) {
+		t.Helper()
+		var got string
+		waitFor(t, 60*time.Second, kind+" "+name+" to be "+want, func() bool { got = ready(kind, ns, name); return strings.HasPrefix(got, want) })
+	}
+	waitReady("clusterissuer", "", "selfsigned-issuer", "True IsReady")
+	waitReady("issuer", "sandbox", "my-ca-issuer", `False ErrGetKeyPair: Error getting keypair for CA issuer: secret "root-secret" not found`)
+	waitReady("issuer", "sandbox", "vault", "False Unsupported: certplane does not implement the vault issuer yet")
+	waitReady("clusterissuer", "", "letsencrypt-staging", "False Unsupported")
+
+	// The CA Secret appears: the issuer recovers by itself.
+	writeFile(t, filepath.Join(dir, "ca-csr.json"), `{"CN":"sandbox CA"}`)
+	writeFile(t, filepath.Join(dir, "leaf-csr.json"), `{"CN":"not-a-ca"}`)
+	must(t, dir, "", "gencert", "-initca", "ca-csr.json")
+	must(t, dir, "", "gencert", "-ca", "ca.pem", "-ca-key", "ca-key.pem", "leaf-csr.json")
+	mustKubectl(t, admin, "create", "secret", "tls", "root-secret", "-n", "sandbox", "--cert", filepath.Join(dir, "ca.pem"), "--key", filepath.Join(dir, "ca-key.pem"))
+	waitReady("issuer", "sandbox", "my-ca-issuer", "True KeyPairVerified: Signing CA verified")
+
+	// A Secret holding a certificate that is not a CA: not ready.
+	mustKubectl(t, admin, "create", "secret", "tls", "leaf-secret", "-n", "sandbox", "--cert", filepath.Join(dir, "leaf.pem"), "--key", filepath.Join(dir, "leaf-key.pem"))
+	writeFile(t, filepath.Join(dir, "leaf-issuer.yaml"), "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: leaf-issuer\n  namespace: sandbox\nspec:\n  ca:\n    secretName: leaf-secret\n")
+	mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "leaf-issuer.yaml"))
+	waitReady("issuer", "sandbox", "leaf-issuer", "False ErrInvalidKeyPair: Error getting keypair for CA issuer: pki: certificate is not a CA")
+	if wide := mustKubectl(t, admin, "get", "issuers", "-n", "sandbox"); !strings.Contains(wide, "my-ca-issuer   True") {
+		t.Errorf("kubectl get issuers:\n%s", wide)
 	}
 }

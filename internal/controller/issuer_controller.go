@@ -1,0 +1,134 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/issuerpolicy"
+)
+
+// notReadyRecheck is how often an issuer that is not ready looks again at
+// its CA Secret, so that it recovers by itself once the Secret is fixed.
+const notReadyRecheck = 10 * time.Second
+
+// IssuerReconciler keeps the Ready condition of Issuers, or of
+// ClusterIssuers when Cluster is set.
+type IssuerReconciler struct {
+	Reader client.Reader
+	// SecretReader reads CA Secrets straight from the apiserver, so that no
+	// Secret is cached.
+	SecretReader client.Reader
+	Status       client.SubResourceWriter
+	Events       eventRecorder
+	// Cluster makes this the ClusterIssuer reconciler.
+	Cluster bool
+	// ClusterResourceNamespace holds the Secrets of ClusterIssuers.
+	ClusterResourceNamespace string
+	Now                      func() time.Time
+}
+
+// +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cert-manager.io,resources=issuers/status;clusterissuers/status,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
+// Reconcile sets one issuer's Ready condition.
+func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var (
+		obj       client.Object
+		spec      *cmv1.IssuerSpec
+		status    *cmv1.IssuerStatus
+		namespace = req.Namespace
+	)
+	if r.Cluster {
+		ci := &cmv1.ClusterIssuer{}
+		obj, spec, status, namespace = ci, &ci.Spec, &ci.Status, r.ClusterResourceNamespace
+	} else {
+		is := &cmv1.Issuer{}
+		obj, spec, status = is, &is.Spec, &is.Status
+	}
+	if err := r.Reader.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	var (
+		secret     *corev1.Secret
+		secretName string
+	)
+	if spec.CA != nil {
+		secretName = spec.CA.SecretName
+		s := &corev1.Secret{}
+		err := r.SecretReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secretName}, s)
+		switch {
+		case err == nil:
+			secret = s
+		case !apierrors.IsNotFound(err):
+			return ctrl.Result{}, err
+		}
+	}
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	res := issuerpolicy.Evaluate(spec, secretName, secret, now)
+	cond := cmv1.IssuerCondition{
+		Type: "Ready", Status: cmv1.ConditionFalse, Reason: res.Reason, Message: res.Message, ObservedGeneration: obj.GetGeneration(),
+	}
+	if res.Ready {
+		cond.Status = cmv1.ConditionTrue
+	}
+	if setIssuerCondition(status, cond, now) {
+		if err := r.Status.Update(ctx, obj); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		eventType := corev1.EventTypeNormal
+		if !res.Ready {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Events.Eventf(obj, nil, eventType, res.Reason, "Verify", "%s", cond.Message)
+	}
+	switch {
+	case !res.Ready && spec.CA != nil:
+		return ctrl.Result{RequeueAfter: notReadyRecheck}, nil
+	case !res.RecheckAt.IsZero():
+		return ctrl.Result{RequeueAfter: res.RecheckAt.Sub(now)}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// setIssuerCondition puts cond into status and reports whether anything
+// changed; the transition time moves only when the status does.
+func setIssuerCondition(status *cmv1.IssuerStatus, cond cmv1.IssuerCondition, now time.Time) bool {
+	t := metav1.NewTime(now)
+	for i, c := range status.Conditions {
+		if c.Type != cond.Type {
+			continue
+		}
+		if c.Status == cond.Status && c.Reason == cond.Reason && c.Message == cond.Message && c.ObservedGeneration == cond.ObservedGeneration {
+			return false
+		}
+		cond.LastTransitionTime = c.LastTransitionTime
+		if c.Status != cond.Status || cond.LastTransitionTime == nil {
+			cond.LastTransitionTime = &t
+		}
+		status.Conditions[i] = cond
+		return true
+	}
+	cond.LastTransitionTime = &t
+	status.Conditions = append(status.Conditions, cond)
+	return true
+}
+
+// SetupWithManager watches Issuers or ClusterIssuers.
+func (r *IssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Cluster {
+		return ctrl.NewControllerManagedBy(mgr).For(&cmv1.ClusterIssuer{}).Named("clusterissuers").Complete(r)
+	}
+	return ctrl.NewControllerManagedBy(mgr).For(&cmv1.Issuer{}).Named("issuers").Complete(r)
+}

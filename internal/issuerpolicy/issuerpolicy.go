@@ -1,0 +1,94 @@
+// Package issuerpolicy decides, as pure functions, whether a cert-manager.io
+// Issuer or ClusterIssuer is ready, with cert-manager's condition reasons.
+package issuerpolicy
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/pkg/pki"
+)
+
+// Reasons of the Ready condition.
+const (
+	ReasonIsReady           = "IsReady"
+	ReasonKeyPairVerified   = "KeyPairVerified"
+	ReasonErrGetKeyPair     = "ErrGetKeyPair"
+	ReasonErrInvalidKeyPair = "ErrInvalidKeyPair"
+	ReasonUnsupported       = "Unsupported"
+	ReasonInvalidConfig     = "InvalidConfig"
+)
+
+// Readiness is the Ready condition an issuer should have.
+type Readiness struct {
+	Ready   bool
+	Reason  string
+	Message string
+	// RecheckAt, if set, is when readiness changes by itself (a CA expires).
+	RecheckAt time.Time
+	// CA is the verified signing CA of a ca issuer.
+	CA *pki.CA
+}
+
+// Kind names the issuer kind the spec configures, or "" when it sets none
+// or several.
+func Kind(spec *cmv1.IssuerSpec) string {
+	kinds := map[string]bool{"acme": spec.ACME != nil, "ca": spec.CA != nil, "selfSigned": spec.SelfSigned != nil, "vault": spec.Vault != nil, "venafi": spec.Venafi != nil}
+	found := ""
+	for k, set := range kinds {
+		if set {
+			if found != "" {
+				return ""
+			}
+			found = k
+		}
+	}
+	return found
+}
+
+// Evaluate decides readiness. secret is the ca issuer's Secret, or nil when
+// it does not exist; it is ignored for other kinds.
+func Evaluate(spec *cmv1.IssuerSpec, secretName string, secret *corev1.Secret, now time.Time) Readiness {
+	switch Kind(spec) {
+	case "selfSigned":
+		return Readiness{Ready: true, Reason: ReasonIsReady}
+	case "ca":
+		return evaluateCA(secretName, secret, now)
+	case "acme", "vault", "venafi":
+		return Readiness{Reason: ReasonUnsupported, Message: fmt.Sprintf("certplane does not implement the %s issuer yet", Kind(spec))}
+	default:
+		return Readiness{Reason: ReasonInvalidConfig, Message: "exactly one of acme, ca, selfSigned, vault and venafi must be set"}
+	}
+}
+
+func evaluateCA(name string, secret *corev1.Secret, now time.Time) Readiness {
+	if secret == nil {
+		return Readiness{Reason: ReasonErrGetKeyPair, Message: fmt.Sprintf("Error getting keypair for CA issuer: secret %q not found", name)}
+	}
+	invalid := func(format string, args ...any) Readiness {
+		return Readiness{Reason: ReasonErrInvalidKeyPair, Message: "Error getting keypair for CA issuer: " + fmt.Sprintf(format, args...)}
+	}
+	certPEM, keyPEM := secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
+	if len(certPEM) == 0 || len(keyPEM) == 0 {
+		return invalid("secret %q lacks %s or %s", name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+	}
+	certs, err := pki.ParseCertificatesPEM(certPEM)
+	if err != nil {
+		return invalid("%s: %v", corev1.TLSCertKey, err)
+	}
+	key, err := pki.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return invalid("%s: %v", corev1.TLSPrivateKeyKey, err)
+	}
+	ca, err := pki.NewCA(certs[0], key)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	if now.After(ca.Certificate.NotAfter) || now.Before(ca.Certificate.NotBefore) {
+		return invalid("CA certificate is valid from %s to %s", ca.Certificate.NotBefore.UTC().Format(time.RFC3339), ca.Certificate.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return Readiness{Ready: true, Reason: ReasonKeyPairVerified, Message: "Signing CA verified", RecheckAt: ca.Certificate.NotAfter.Add(time.Second), CA: ca}
+}
