@@ -96,10 +96,14 @@ func (s SigningFiles) CAs() (map[string]*FileCA, error) {
 		return nil, errors.New("cannot give --cluster-signing-cert-file/--cluster-signing-key-file and per-signer --cluster-signing-*-file flags at the same time")
 	}
 	cas := map[string]*FileCA{}
+	var general *FileCA // one CA, read and reloaded once, for every signer
+	if s.CertFile != "" {
+		general = &FileCA{CertFile: s.CertFile, KeyFile: s.KeyFile}
+	}
 	for _, signer := range csrpolicy.KubernetesSigners {
 		switch {
-		case s.CertFile != "":
-			cas[signer] = &FileCA{CertFile: s.CertFile, KeyFile: s.KeyFile}
+		case general != nil:
+			cas[signer] = general
 		case s.PerSigner[signer][0] != "":
 			cas[signer] = &FileCA{CertFile: s.PerSigner[signer][0], KeyFile: s.PerSigner[signer][1]}
 		}

@@ -86,6 +86,9 @@ func TestSigningFiles(t *testing.T) {
 		if err != nil || len(cas) != tt.signers {
 			t.Errorf("%s: %d signers, %v; want %d", tt.name, len(cas), err, tt.signers)
 		}
+		if tt.name == "general pair" && cas[csrpolicy.KubeletServing] != cas[csrpolicy.KubeAPIServerClient] {
+			t.Error("the general pair is loaded once per signer instead of once")
+		}
 	}
 }
 

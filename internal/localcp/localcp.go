@@ -229,18 +229,6 @@ func (cp *ControlPlane) Stop() error {
 	return errors.Join(errs...)
 }
 
-// Pids returns the process IDs of etcd and kube-apiserver, for checks that
-// nothing is left behind.
-func (cp *ControlPlane) Pids() []int {
-	var pids []int
-	for _, p := range []*process{cp.etcd, cp.apiserver} {
-		if p != nil {
-			pids = append(pids, p.cmd.Process.Pid)
-		}
-	}
-	return pids
-}
-
 func etcdArgs(dir string, st state) []string {
 	p := filepath.Join(dir, "pki", "etcd")
 	client := "https://127.0.0.1:" + strconv.Itoa(st.EtcdClientPort)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -153,7 +154,7 @@ func describeCertificate(c *x509.Certificate, now time.Time) CertificateInfo {
 	alg, size := KeyDescription(c.PublicKey)
 	info := CertificateInfo{
 		Names: describeNames(c.Subject.String(), c.Subject.CommonName, c.Subject.Organization,
-			c.DNSNames, ipStrings(c), uriStrings(c.URIs), c.EmailAddresses),
+			c.DNSNames, ipStrings(c.IPAddresses), uriStrings(c.URIs), c.EmailAddresses),
 		Issuer:             c.Issuer.String(),
 		SerialNumber:       colonHex(c.SerialNumber.Bytes()),
 		NotBefore:          c.NotBefore.UTC(),
@@ -183,13 +184,9 @@ func describeCertificate(c *x509.Certificate, now time.Time) CertificateInfo {
 
 func describeRequest(csr *x509.CertificateRequest) RequestInfo {
 	alg, size := KeyDescription(csr.PublicKey)
-	ips := make([]string, 0, len(csr.IPAddresses))
-	for _, ip := range csr.IPAddresses {
-		ips = append(ips, ip.String())
-	}
 	return RequestInfo{
 		Names: describeNames(csr.Subject.String(), csr.Subject.CommonName, csr.Subject.Organization,
-			csr.DNSNames, ips, uriStrings(csr.URIs), csr.EmailAddresses),
+			csr.DNSNames, ipStrings(csr.IPAddresses), uriStrings(csr.URIs), csr.EmailAddresses),
 		KeyAlgorithm:       alg,
 		KeySize:            size,
 		SignatureAlgorithm: csr.SignatureAlgorithm.String(),
@@ -233,9 +230,9 @@ func describeChain(certs []*x509.Certificate, now time.Time) *ChainInfo {
 	return info
 }
 
-func ipStrings(c *x509.Certificate) []string {
-	out := make([]string, 0, len(c.IPAddresses))
-	for _, ip := range c.IPAddresses {
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
 		out = append(out, ip.String())
 	}
 	return out
