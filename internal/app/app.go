@@ -9,17 +9,22 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/controller"
 	"github.com/certplane/certplane/internal/csrpolicy"
 )
@@ -52,6 +57,9 @@ type Options struct {
 	// ClusterResourceNamespace holds the Secrets ClusterIssuers refer to.
 	// If empty, cert-manager's default, "cert-manager".
 	ClusterResourceNamespace string
+	// MinBackoff and MaxBackoff bound the wait after a Certificate's failed
+	// issuances. If zero, cert-manager's 1h and 32h.
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -75,8 +83,12 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.MetricsAddr == "" {
 		o.MetricsAddr = "0"
 	}
+	cached := labels.SelectorFromSet(labels.Set{certpolicy.LabelCached: "true"})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
+		Scheme: scheme,
+		// Only the Secrets certplane writes are cached, so memory does not
+		// grow with the cluster's other Secrets; the rest are read live.
+		Cache:                         cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: cached}}},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElection,
@@ -138,6 +150,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		if o.ClusterResourceNamespace == "" {
 			o.ClusterResourceNamespace = "cert-manager"
 		}
+		issuers := &controller.Issuers{
+			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
+		}
 		for _, cluster := range []bool{false, true} {
 			if err := (&controller.IssuerReconciler{
 				Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
@@ -145,6 +160,13 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			}).SetupWithManager(mgr); err != nil {
 				return nil, err
 			}
+		}
+		if err := (&controller.CertificateReconciler{
+			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+			Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificates"), Issuers: issuers,
+			MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
 		}
 	}
 	return mgr, nil

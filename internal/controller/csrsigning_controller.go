@@ -47,7 +47,9 @@ var failedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 }, []string{"signer", "reason"})
 
 // Metrics are the collectors the CSR controllers export.
-func Metrics() []prometheus.Collector { return []prometheus.Collector{signedTotal, failedTotal} }
+func Metrics() []prometheus.Collector {
+	return []prometheus.Collector{signedTotal, failedTotal, issuedTotal}
+}
 
 // CSRSigningReconciler signs approved CertificateSigningRequests for the
 // signers it holds a CA for, with kube-controller-manager's rules.

@@ -6,10 +6,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/issuerpolicy"
@@ -125,10 +129,56 @@ func setIssuerCondition(status *cmv1.IssuerStatus, cond cmv1.IssuerCondition, no
 	return true
 }
 
-// SetupWithManager watches Issuers or ClusterIssuers.
+const indexCASecret = "spec.ca.secretName"
+
+// SetupWithManager watches Issuers or ClusterIssuers, and the cached
+// Secrets their ca issuers name, so that an issuer becomes ready as soon as
+// the CA Secret it waits for is issued.
 func (r *IssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	var (
+		obj  client.Object     = &cmv1.Issuer{}
+		list client.ObjectList = &cmv1.IssuerList{}
+		name                   = "issuers"
+	)
 	if r.Cluster {
-		return ctrl.NewControllerManagedBy(mgr).For(&cmv1.ClusterIssuer{}).Named("clusterissuers").Complete(r)
+		obj, list, name = &cmv1.ClusterIssuer{}, &cmv1.ClusterIssuerList{}, "clusterissuers"
 	}
-	return ctrl.NewControllerManagedBy(mgr).For(&cmv1.Issuer{}).Named("issuers").Complete(r)
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, indexCASecret, func(o client.Object) []string {
+		var spec cmv1.IssuerSpec
+		switch i := o.(type) {
+		case *cmv1.Issuer:
+			spec = i.Spec
+		case *cmv1.ClusterIssuer:
+			spec = i.Spec
+		}
+		if spec.CA == nil {
+			return nil
+		}
+		return []string{spec.CA.SecretName}
+	})
+	if err != nil {
+		return err
+	}
+	bySecret := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, s client.Object) []reconcile.Request {
+		opts := []client.ListOption{client.MatchingFields{indexCASecret: s.GetName()}}
+		if r.Cluster {
+			if s.GetNamespace() != r.ClusterResourceNamespace {
+				return nil
+			}
+		} else {
+			opts = append(opts, client.InNamespace(s.GetNamespace()))
+		}
+		l := list.DeepCopyObject().(client.ObjectList)
+		if err := mgr.GetClient().List(ctx, l, opts...); err != nil {
+			return nil
+		}
+		var reqs []reconcile.Request
+		_ = meta.EachListItem(l, func(o runtime.Object) error {
+			co := o.(client.Object)
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: co.GetNamespace(), Name: co.GetName()}})
+			return nil
+		})
+		return reqs
+	})
+	return ctrl.NewControllerManagedBy(mgr).For(obj).Watches(&corev1.Secret{}, bySecret).Named(name).Complete(r)
 }

@@ -3,6 +3,7 @@
 package issuerpolicy
 
 import (
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -22,6 +23,9 @@ const (
 	ReasonInvalidConfig     = "InvalidConfig"
 )
 
+// caKey is where a CA Secret keeps the root its CA chains to.
+const caKey = "ca.crt"
+
 // Readiness is the Ready condition an issuer should have.
 type Readiness struct {
 	Ready   bool
@@ -31,6 +35,12 @@ type Readiness struct {
 	RecheckAt time.Time
 	// CA is the verified signing CA of a ca issuer.
 	CA *pki.CA
+	// Chain is the CA certificate followed by the intermediates above it,
+	// self-signed roots left out: what follows a leaf in its tls.crt.
+	Chain []*x509.Certificate
+	// Anchor is the root the CA's certificates verify against: the first
+	// certificate of the Secret's ca.crt, else the top of its tls.crt.
+	Anchor *x509.Certificate
 }
 
 // Kind names the issuer kind the spec configures, or "" when it sets none
@@ -90,5 +100,15 @@ func evaluateCA(name string, secret *corev1.Secret, now time.Time) Readiness {
 	if now.After(ca.Certificate.NotAfter) || now.Before(ca.Certificate.NotBefore) {
 		return invalid("CA certificate is valid from %s to %s", ca.Certificate.NotBefore.UTC().Format(time.RFC3339), ca.Certificate.NotAfter.UTC().Format(time.RFC3339))
 	}
-	return Readiness{Ready: true, Reason: ReasonKeyPairVerified, Message: "Signing CA verified", RecheckAt: ca.Certificate.NotAfter.Add(time.Second), CA: ca}
+	res := Readiness{Ready: true, Reason: ReasonKeyPairVerified, Message: "Signing CA verified", RecheckAt: ca.Certificate.NotAfter.Add(time.Second), CA: ca}
+	for _, c := range certs {
+		if !pki.IsSelfSigned(c) {
+			res.Chain = append(res.Chain, c)
+		}
+	}
+	res.Anchor = certs[len(certs)-1]
+	if anchors, err := pki.ParseCertificatesPEM(secret.Data[caKey]); err == nil {
+		res.Anchor = anchors[0]
+	}
+	return res
 }

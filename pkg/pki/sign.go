@@ -52,6 +52,13 @@ type Template struct {
 	// Backdate moves NotBefore back from the time of signing. If zero,
 	// DefaultBackdate; if negative, NotBefore is the time of signing.
 	Backdate time.Duration
+
+	// SignatureAlgorithm, if set, is the algorithm the issuer signs with;
+	// it must suit the issuer's key. If zero, crypto/x509 chooses from it.
+	SignatureAlgorithm x509.SignatureAlgorithm
+	// ExtraExtensions are added to the certificate as they are, such as a
+	// subject alternative name extension carrying otherNames.
+	ExtraExtensions []pkix.Extension
 }
 
 // NameConstraints is an X.509 name constraints extension.
@@ -193,6 +200,8 @@ func issue(rand io.Reader, now time.Time, t *Template, pub crypto.PublicKey, par
 		BasicConstraintsValid: true,
 		IsCA:                  t.IsCA,
 		SubjectKeyId:          ski,
+		SignatureAlgorithm:    t.SignatureAlgorithm,
+		ExtraExtensions:       t.ExtraExtensions,
 	}
 	if t.IsCA {
 		tmpl.MaxPathLen = -1

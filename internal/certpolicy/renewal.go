@@ -1,0 +1,60 @@
+package certpolicy
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"time"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+)
+
+// maxJitter bounds how far renewal is spread after its nominal time.
+const maxJitter = time.Hour
+
+// RenewalTime is when a certificate valid from notBefore to notAfter is
+// renewed: renewBefore ahead of expiry if it is shorter than the lifetime,
+// else renewBeforePercentage of the lifetime ahead, else a third of the
+// lifetime ahead, as cert-manager computes it. ok is false when
+// spec.renewal.policy is Disabled.
+//
+// On top of that, seed (the Certificate's UID and the serial, say) spreads
+// the time later by up to a tenth of the time from notBefore to the nominal
+// renewal, a tenth of the time left after it, and an hour, whichever is
+// least. Thousands of certificates issued in the same second by one CA then
+// do not all come back in the same second (cert-manager#8402), while the same
+// certificate always gets the same time, and never more than a tenth of its
+// renewal margin is used up.
+func RenewalTime(notBefore, notAfter time.Time, spec *cmv1.CertificateSpec, seed []byte) (time.Time, bool) {
+	if spec.Renewal != nil && spec.Renewal.Policy == "Disabled" {
+		return time.Time{}, false
+	}
+	lifetime := notAfter.Sub(notBefore)
+	before := lifetime / 3
+	switch {
+	case spec.RenewBefore != nil && spec.RenewBefore.Duration > 0 && spec.RenewBefore.Duration < lifetime:
+		before = spec.RenewBefore.Duration
+	case spec.RenewBeforePercentage != nil && *spec.RenewBeforePercentage > 0 && *spec.RenewBeforePercentage < 100:
+		before = lifetime * time.Duration(*spec.RenewBeforePercentage) / 100
+	}
+	nominal := notAfter.Add(-before).Truncate(time.Second)
+	spread := min(nominal.Sub(notBefore)/10, before/10, maxJitter)
+	if spread <= time.Second || len(seed) == 0 {
+		return nominal, true
+	}
+	sum := sha256.Sum256(seed)
+	offset := time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(spread/time.Second))
+	return nominal.Add(offset * time.Second), true
+}
+
+// Backoff is how long to wait after the n-th failed issuance in a row:
+// minimum·2^(n−1), at most maximum (cert-manager's 1h and 32h by default).
+func Backoff(n int, minimum, maximum time.Duration) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	d := minimum
+	for i := 1; i < n && d < maximum; i++ {
+		d *= 2
+	}
+	return min(d, maximum)
+}

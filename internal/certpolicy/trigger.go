@@ -1,0 +1,232 @@
+package certpolicy
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/pkg/pki"
+)
+
+// Reasons of the Issuing condition: why a certificate is (re)issued. They
+// are cert-manager's.
+const (
+	ReasonDoesNotExist       = "DoesNotExist"
+	ReasonMissingData        = "MissingData"
+	ReasonInvalidKeyPair     = "InvalidKeyPair"
+	ReasonInvalidCertificate = "InvalidCertificate"
+	ReasonSecretMismatch     = "SecretMismatch"
+	ReasonIncorrectIssuer    = "IncorrectIssuer"
+	ReasonIncorrectCert      = "IncorrectCertificate"
+	ReasonRequestChanged     = "RequestChanged"
+	ReasonRenewing           = "Renewing"
+	ReasonExpired            = "Expired"
+	ReasonManuallyTriggered  = "ManuallyTriggered"
+)
+
+// Secret labels and annotations.
+const (
+	LabelCached            = "controller.cert-manager.io/fao"
+	AnnotationCertName     = "cert-manager.io/certificate-name"
+	AnnotationIssuerName   = "cert-manager.io/issuer-name"
+	AnnotationIssuerKind   = "cert-manager.io/issuer-kind"
+	AnnotationIssuerGroup  = "cert-manager.io/issuer-group"
+	AnnotationCommonName   = "cert-manager.io/common-name"
+	AnnotationAltNames     = "cert-manager.io/alt-names"
+	AnnotationIPSANs       = "cert-manager.io/ip-sans"
+	AnnotationURISANs      = "cert-manager.io/uri-sans"
+	AnnotationEmailSANs    = "cert-manager.io/email-sans"
+	AnnotationRevision     = "certplane.io/revision"
+	AnnotationRequestHash  = "certplane.io/request-hash"
+	issuerGroupCertManager = "cert-manager.io"
+)
+
+// Current is what a Certificate's Secret holds, when it holds a usable pair.
+type Current struct {
+	Chain []*x509.Certificate
+	Key   crypto.Signer
+	// Revision is the revision the Secret says it holds, 0 if none.
+	Revision int
+}
+
+// Leaf is the current certificate.
+func (c *Current) Leaf() *x509.Certificate { return c.Chain[0] }
+
+// Decision says whether to issue and why.
+type Decision struct {
+	Issue   bool
+	Reason  string
+	Message string
+	// Current is the Secret's pair, if it has a usable one (even when it is
+	// reissued: rotationPolicy Never keeps its key).
+	Current *Current
+}
+
+// Check compares a Certificate and the Secret it names (nil if missing)
+// with what its spec asks for, at now.
+func Check(crt *cmv1.Certificate, req *Request, secret *corev1.Secret, now time.Time) Decision {
+	issue := func(reason, format string, args ...any) Decision {
+		return Decision{Issue: true, Reason: reason, Message: "Issuing certificate as " + fmt.Sprintf(format, args...)}
+	}
+	if secret == nil {
+		return issue(ReasonDoesNotExist, "Secret does not exist")
+	}
+	certPEM, keyPEM := secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
+	if len(certPEM) == 0 || len(keyPEM) == 0 {
+		return issue(ReasonMissingData, "Secret does not contain a certificate and private key")
+	}
+	key, err := pki.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return issue(ReasonInvalidKeyPair, "Secret contains an invalid private key: %v", err)
+	}
+	chain, err := pki.ParseCertificatesPEM(certPEM)
+	if err != nil {
+		return issue(ReasonInvalidCertificate, "Secret contains an invalid certificate: %v", err)
+	}
+	if !pki.KeyMatches(chain[0].PublicKey, key) {
+		return issue(ReasonInvalidKeyPair, "Secret contains a private key that does not match its certificate")
+	}
+	cur := &Current{Chain: chain, Key: key}
+	cur.Revision, _ = strconv.Atoi(secret.Annotations[AnnotationRevision])
+	d := func(reason, format string, args ...any) Decision {
+		out := issue(reason, format, args...)
+		out.Current = cur
+		return out
+	}
+	if want, got := IssuerAnnotations(crt.Spec.IssuerRef), secret.Annotations; !issuerMatches(want, got) {
+		return d(ReasonIncorrectIssuer, "Secret was previously issued by %q", got[AnnotationIssuerKind]+"."+got[AnnotationIssuerGroup]+"/"+got[AnnotationIssuerName])
+	}
+	if alg, bits := pki.KeyDescription(key.Public()); !keyMatchesSpec(req.Key, alg, bits) {
+		return d(ReasonSecretMismatch, "Secret's private key (%s %d) does not match spec.privateKey (%s)", alg, bits, req.Key)
+	}
+	if h := secret.Annotations[AnnotationRequestHash]; h != "" && h != req.Hash {
+		return d(ReasonRequestChanged, "the spec changed since the certificate was issued")
+	}
+	if fields := mismatches(req.Template, chain[0]); len(fields) > 0 {
+		return d(ReasonIncorrectCert, "the certificate does not match the spec: %s", strings.Join(fields, ", "))
+	}
+	leaf := chain[0]
+	if !now.Before(leaf.NotAfter) {
+		return d(ReasonExpired, "Certificate expired on %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if at, ok := RenewalTime(leaf.NotBefore, leaf.NotAfter, &crt.Spec, Seed(crt, leaf)); ok && !now.Before(at) {
+		return d(ReasonRenewing, "renewal was scheduled at %s", at.UTC().Format(time.RFC3339))
+	}
+	if c := condition(crt.Status.Conditions, "Issuing"); c != nil && c.Status == cmv1.ConditionTrue && c.Reason == ReasonManuallyTriggered {
+		return d(ReasonManuallyTriggered, "a renewal was requested (%s)", c.Message)
+	}
+	return Decision{Current: cur}
+}
+
+// Seed is what spreads one certificate's renewal time.
+func Seed(crt *cmv1.Certificate, leaf *x509.Certificate) []byte {
+	return append([]byte(crt.UID), leaf.SerialNumber.Bytes()...)
+}
+
+// IssuerAnnotations are the issuer-* annotations of a Secret issued through
+// ref, with cert-manager's defaults filled in.
+func IssuerAnnotations(ref cmv1.ObjectReference) map[string]string {
+	kind, group := ref.Kind, ref.Group
+	if kind == "" {
+		kind = "Issuer"
+	}
+	if group == "" {
+		group = issuerGroupCertManager
+	}
+	return map[string]string{AnnotationIssuerName: ref.Name, AnnotationIssuerKind: kind, AnnotationIssuerGroup: group}
+}
+
+func issuerMatches(want, got map[string]string) bool {
+	gotGroup := got[AnnotationIssuerGroup]
+	if gotGroup == "" {
+		gotGroup = issuerGroupCertManager
+	}
+	gotKind := got[AnnotationIssuerKind]
+	if gotKind == "" {
+		gotKind = "Issuer"
+	}
+	return got[AnnotationIssuerName] == want[AnnotationIssuerName] && gotKind == want[AnnotationIssuerKind] && gotGroup == want[AnnotationIssuerGroup]
+}
+
+func keyMatchesSpec(spec pki.KeySpec, alg string, bits int) bool {
+	switch spec.Algorithm {
+	case pki.RSA:
+		return alg == "RSA" && bits == spec.Size
+	case pki.ECDSA:
+		return alg == "ECDSA" && bits == spec.Size
+	default:
+		return alg == "Ed25519"
+	}
+}
+
+// mismatches names the fields of the template the certificate does not
+// carry. The subject is compared by common name and organizations; a
+// literal subject is covered by the request hash.
+func mismatches(t *pki.Template, c *x509.Certificate) []string {
+	var out []string
+	if len(t.Subject.ExtraNames) == 0 {
+		if t.Subject.CommonName != c.Subject.CommonName {
+			out = append(out, "spec.commonName")
+		}
+		if !sameSet(t.Subject.Organization, c.Subject.Organization) {
+			out = append(out, "spec.subject.organizations")
+		}
+	}
+	if !sameSet(t.DNSNames, c.DNSNames) {
+		out = append(out, "spec.dnsNames")
+	}
+	ips := func(in []string) []string { return in }
+	var want, got []string
+	for _, ip := range t.IPAddresses {
+		want = append(want, ip.String())
+	}
+	for _, ip := range c.IPAddresses {
+		got = append(got, ip.String())
+	}
+	if !sameSet(ips(want), got) {
+		out = append(out, "spec.ipAddresses")
+	}
+	want, got = nil, nil
+	for _, u := range t.URIs {
+		want = append(want, u.String())
+	}
+	for _, u := range c.URIs {
+		got = append(got, u.String())
+	}
+	if !sameSet(want, got) {
+		out = append(out, "spec.uris")
+	}
+	if !sameSet(t.EmailAddresses, c.EmailAddresses) {
+		out = append(out, "spec.emailAddresses")
+	}
+	if t.IsCA != c.IsCA {
+		out = append(out, "spec.isCA")
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func condition(cs []cmv1.CertificateCondition, typ string) *cmv1.CertificateCondition {
+	for i := range cs {
+		if cs[i].Type == typ {
+			return &cs[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,615 @@
+package controller
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certpolicy"
+	"github.com/certplane/certplane/pkg/pki"
+)
+
+// Condition reasons of Certificates beside certpolicy's trigger reasons.
+const (
+	reasonReady          = "Ready"
+	reasonIssuing        = "Issuing"
+	reasonFailed         = "Failed"
+	reasonInvalidSpec    = "InvalidSpec"
+	reasonIssuerNotReady = "IssuerNotReady"
+	reasonSecretInUse    = "SecretInUse"
+	readyMessage         = "Certificate is up to date and has not expired"
+	indexIssuerRef       = "spec.issuerRef"
+)
+
+var issuedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "certplane_certificates_issued_total",
+	Help: "Certificates issued for cert-manager.io Certificates, by issuer kind and trigger reason.",
+}, []string{"issuer_kind", "reason"})
+
+// CertificateReconciler issues the certificates of cert-manager.io
+// Certificates into their Secrets through the built-in issuers, in
+// process: one Secret write, one status write and one Event per issuance.
+type CertificateReconciler struct {
+	// Reader reads Certificates (the cache).
+	Reader client.Reader
+	// Secrets reads the Secrets certplane caches (labelled
+	// controller.cert-manager.io/fao=true); APIReader reads the others.
+	Secrets   client.Reader
+	APIReader client.Reader
+	// Writer creates and updates Secrets; Status updates Certificates.
+	Writer  client.Writer
+	Status  client.SubResourceWriter
+	Events  eventRecorder
+	Issuers *Issuers
+	// MinBackoff and MaxBackoff bound the wait after failed issuances. If
+	// zero, cert-manager's 1h and 32h.
+	MinBackoff, MaxBackoff time.Duration
+	// Workers is how many Certificates are handled at once. If zero, 16.
+	Workers int
+	Now     func() time.Time
+	Rand    io.Reader
+
+	// written remembers the resourceVersion of each Secret this controller
+	// wrote, so that the watch event of its own write does not come back
+	// as another reconcile.
+	written sync.Map
+}
+
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates/status,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Certificate's Secret and status up to date.
+func (r *CertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	crt := &cmv1.Certificate{}
+	if err := r.Reader.Get(ctx, req.NamespacedName, crt); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if crt.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	if !builtIn(crt.Spec.IssuerRef) {
+		// Certificates of external issuers go through CertificateRequests.
+		return ctrl.Result{}, nil
+	}
+	now := r.now()
+	request, err := certpolicy.NewRequest(&crt.Spec)
+	if err != nil {
+		return ctrl.Result{}, r.notReady(ctx, crt, reasonInvalidSpec, err.Error(), nil, now)
+	}
+	secret, err := r.secret(ctx, crt)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if secret != nil {
+		if owner := secret.Annotations[certpolicy.AnnotationCertName]; owner != "" && owner != crt.Name {
+			if other := (&cmv1.Certificate{}); r.Reader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: owner}, other) == nil && other.Spec.SecretName == crt.Spec.SecretName {
+				msg := fmt.Sprintf("Secret %q is managed by Certificate %q", crt.Spec.SecretName, owner)
+				return ctrl.Result{RequeueAfter: 3 * time.Minute}, r.notReady(ctx, crt, reasonSecretInUse, msg, nil, now)
+			}
+		}
+	}
+	decision := certpolicy.Check(crt, request, secret, now)
+	if !decision.Issue {
+		return r.upToDate(ctx, crt, request, secret, decision.Current, now)
+	}
+	if wait := r.backoff(crt, now); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	iss, err := r.Issuers.Resolve(ctx, crt.Namespace, crt.Spec.IssuerRef, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !iss.Readiness.Ready {
+		msg := fmt.Sprintf("%s; waiting for issuer %q: %s", decision.Message, crt.Spec.IssuerRef.Name, iss.Readiness.Message)
+		issuing := &cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionTrue, Reason: decision.Reason, Message: msg}
+		if r.stillValid(crt, decision, now) {
+			// The current certificate serves until the issuer is back.
+			next := crt.DeepCopy()
+			issuing.ObservedGeneration = crt.Generation
+			setCondition(&next.Status, *issuing, now)
+			if err := r.updateStatus(ctx, crt, next); err != nil {
+				return ctrl.Result{}, err
+			}
+			return ctrl.Result{RequeueAfter: time.Minute}, nil
+		}
+		if err := r.notReady(ctx, crt, decision.Reason, msg, issuing, now); err != nil {
+			return ctrl.Result{}, err
+		}
+		// Issuer and Secret watches bring it back sooner.
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	return r.issue(ctx, crt, request, secret, decision, iss, now)
+}
+
+// stillValid reports whether the Secret's certificate is the one the spec
+// asks for and unexpired, and is reissued only because renewal is due.
+func (r *CertificateReconciler) stillValid(crt *cmv1.Certificate, d certpolicy.Decision, now time.Time) bool {
+	return d.Current != nil && (d.Reason == certpolicy.ReasonRenewing || d.Reason == certpolicy.ReasonManuallyTriggered) &&
+		now.Before(d.Current.Leaf().NotAfter) && readyTrue(crt.Status.Conditions)
+}
+
+func (r *CertificateReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *CertificateReconciler) rand() io.Reader {
+	if r.Rand != nil {
+		return r.Rand
+	}
+	return rand.Reader
+}
+
+// secret reads the Certificate's Secret: from the cache, or from the
+// apiserver when the cache does not have it but the Certificate says it was
+// issued (the Secret lost its label, or the cache is behind).
+func (r *CertificateReconciler) secret(ctx context.Context, crt *cmv1.Certificate) (*corev1.Secret, error) {
+	key := types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}
+	s := &corev1.Secret{}
+	err := r.Secrets.Get(ctx, key, s)
+	if apierrors.IsNotFound(err) && crt.Status.Revision != nil {
+		err = r.APIReader.Get(ctx, key, s)
+	}
+	switch {
+	case err == nil:
+		return s, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
+// backoff is how long the Certificate must still wait after failed
+// issuances; a spec changed since the last failure does not wait.
+func (r *CertificateReconciler) backoff(crt *cmv1.Certificate, now time.Time) time.Duration {
+	st := crt.Status
+	if st.FailedIssuanceAttempts == nil || st.LastFailureTime == nil {
+		return 0
+	}
+	if c := findCondition(st.Conditions, "Issuing"); c == nil || c.ObservedGeneration != crt.Generation {
+		return 0
+	}
+	minB, maxB := r.MinBackoff, r.MaxBackoff
+	if minB <= 0 {
+		minB = time.Hour
+	}
+	if maxB <= 0 {
+		maxB = 32 * time.Hour
+	}
+	until := st.LastFailureTime.Add(certpolicy.Backoff(*st.FailedIssuanceAttempts, minB, maxB))
+	if now.Before(until) {
+		return until.Sub(now)
+	}
+	return 0
+}
+
+// issue signs a new certificate, writes the Secret, then the status.
+func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate, request *certpolicy.Request, secret *corev1.Secret, d certpolicy.Decision, iss *issuer, now time.Time) (ctrl.Result, error) {
+	var key crypto.Signer
+	if d.Current != nil && crt.Spec.PrivateKey != nil && crt.Spec.PrivateKey.RotationPolicy == "Never" && d.Reason != certpolicy.ReasonSecretMismatch {
+		key = d.Current.Key
+	} else {
+		var err error
+		if key, err = pki.GenerateKey(r.rand(), request.Key); err != nil {
+			return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("generating the private key: %v", err), now)
+		}
+	}
+	var (
+		leaf *x509.Certificate
+		err  error
+		out  = &certpolicy.Issued{Key: key, KeyFormat: request.KeyFormat, RequestHash: request.Hash}
+	)
+	if iss.Spec.CA != nil {
+		leaf, err = iss.Readiness.CA.Issue(r.rand(), now, request.Template, key.Public())
+		out.Chain, out.CA = append([]*x509.Certificate{leaf}, iss.Readiness.Chain...), iss.Readiness.Anchor
+	} else {
+		leaf, err = pki.SelfSign(r.rand(), now, request.Template, key)
+		out.Chain, out.CA = []*x509.Certificate{leaf}, leaf
+	}
+	if err != nil {
+		return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("signing: %v", err), now)
+	}
+	revision := 1
+	if crt.Status.Revision != nil {
+		revision = *crt.Status.Revision + 1
+	}
+	if d.Current != nil && d.Current.Revision >= revision {
+		revision = d.Current.Revision + 1
+	}
+	out.Revision = revision
+	if err := r.writeSecret(ctx, crt, secret, out); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			// The cache is behind the Secret: look again once it caught up.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		if pe := (*passwordError)(nil); asPasswordError(err, &pe) {
+			return ctrl.Result{}, r.failed(ctx, crt, pe.Error(), now)
+		}
+		return ctrl.Result{}, err
+	}
+	issuedTotal.WithLabelValues(issuerKind(iss.Spec), d.Reason).Inc()
+	if err := r.ready(ctx, crt, leaf, revision, now); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
+		"The certificate has been successfully issued (revision %d, serial %s): %s", revision, leaf.SerialNumber.Text(16), d.Message)
+	return r.requeueAt(crt, leaf, now), nil
+}
+
+func issuerKind(spec *cmv1.IssuerSpec) string {
+	if spec.CA != nil {
+		return "ca"
+	}
+	return "selfSigned"
+}
+
+// upToDate handles a Secret whose certificate needs no reissue: its
+// metadata and extra outputs are brought up to date, and the status.
+func (r *CertificateReconciler) upToDate(ctx context.Context, crt *cmv1.Certificate, request *certpolicy.Request, secret *corev1.Secret, cur *certpolicy.Current, now time.Time) (ctrl.Result, error) {
+	revision := cur.Revision
+	if crt.Status.Revision != nil && *crt.Status.Revision > revision {
+		revision = *crt.Status.Revision
+	}
+	if revision == 0 {
+		revision = 1
+	}
+	in := &certpolicy.Issued{Key: cur.Key, KeyFormat: request.KeyFormat, Chain: cur.Chain, Revision: revision, RequestHash: request.Hash}
+	if cas, err := pki.ParseCertificatesPEM(secret.Data[certpolicy.KeyCA]); err == nil {
+		in.CA = cas[0]
+	}
+	if !certpolicy.SecretCurrent(secret, crt, in) {
+		if err := r.writeSecret(ctx, crt, secret, in); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
+			if pe := (*passwordError)(nil); asPasswordError(err, &pe) {
+				return ctrl.Result{}, r.notReady(ctx, crt, reasonFailed, pe.Error(), nil, now)
+			}
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.ready(ctx, crt, cur.Leaf(), revision, now); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.requeueAt(crt, cur.Leaf(), now), nil
+}
+
+// requeueAt schedules the next look: at renewal, or at expiry when renewal
+// is disabled.
+func (r *CertificateReconciler) requeueAt(crt *cmv1.Certificate, leaf *x509.Certificate, now time.Time) ctrl.Result {
+	at, ok := certpolicy.RenewalTime(leaf.NotBefore, leaf.NotAfter, &crt.Spec, certpolicy.Seed(crt, leaf))
+	if !ok {
+		at = leaf.NotAfter
+	}
+	return ctrl.Result{RequeueAfter: max(at.Sub(now), 0) + time.Second}
+}
+
+// writeSecret creates the Secret or updates the one read, keeping what
+// others put in it.
+func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certificate, existing *corev1.Secret, in *certpolicy.Issued) error {
+	pw, err := r.passwords(ctx, crt)
+	if err != nil {
+		return err
+	}
+	data, err := certpolicy.SecretData(&crt.Spec, in, pw, r.rand())
+	if err != nil {
+		return &passwordError{err}
+	}
+	labels, annotations := certpolicy.SecretMetadata(crt, in)
+	if existing == nil {
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: crt.Namespace, Name: crt.Spec.SecretName, Labels: labels, Annotations: annotations},
+			Type:       corev1.SecretTypeTLS,
+			Data:       data,
+		}
+		if err := r.Writer.Create(ctx, s); err != nil {
+			return err
+		}
+		r.written.Store(key(s), s.ResourceVersion)
+		return nil
+	}
+	s := existing.DeepCopy()
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	for k, v := range labels {
+		s.Labels[k] = v
+	}
+	for k, v := range annotations {
+		s.Annotations[k] = v
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	for _, k := range []string{certpolicy.KeyCA, certpolicy.KeyDER, certpolicy.KeyCombinedPEM, certpolicy.KeyPKCS12Keystore,
+		certpolicy.KeyPKCS12Truststore, certpolicy.KeyJKSKeystore, certpolicy.KeyJKSTruststore} {
+		delete(s.Data, k)
+	}
+	for k, v := range data {
+		s.Data[k] = v
+	}
+	if err := r.Writer.Update(ctx, s); err != nil {
+		return err
+	}
+	r.written.Store(key(s), s.ResourceVersion)
+	return nil
+}
+
+func key(o client.Object) types.NamespacedName {
+	return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// passwordError is a failure to build the Secret's data that the user must
+// fix in the spec or a password Secret.
+type passwordError struct{ err error }
+
+func (e *passwordError) Error() string { return e.err.Error() }
+func (e *passwordError) Unwrap() error { return e.err }
+
+func asPasswordError(err error, target **passwordError) bool {
+	pe, ok := err.(*passwordError)
+	if ok {
+		*target = pe
+	}
+	return ok
+}
+
+// passwords reads the keystore passwords from the spec or its Secrets.
+func (r *CertificateReconciler) passwords(ctx context.Context, crt *cmv1.Certificate) (certpolicy.Passwords, error) {
+	var pw certpolicy.Passwords
+	ks := crt.Spec.Keystores
+	if ks == nil {
+		return pw, nil
+	}
+	read := func(field string, literal *string, ref cmv1.SecretKeySelector) (string, error) {
+		if literal != nil {
+			return *literal, nil
+		}
+		if ref.Name == "" {
+			return "", &passwordError{fmt.Errorf("spec.keystores.%s: set password or passwordSecretRef", field)}
+		}
+		s := &corev1.Secret{}
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: ref.Name}, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return "", &passwordError{fmt.Errorf("spec.keystores.%s.passwordSecretRef: Secret %q not found", field, ref.Name)}
+			}
+			return "", err
+		}
+		v, ok := s.Data[ref.Key]
+		if !ok {
+			return "", &passwordError{fmt.Errorf("spec.keystores.%s.passwordSecretRef: Secret %q has no key %q", field, ref.Name, ref.Key)}
+		}
+		return string(v), nil
+	}
+	var err error
+	if p := ks.PKCS12; p != nil && p.Create {
+		if pw.PKCS12, err = read("pkcs12", p.Password, p.PasswordSecretRef); err != nil {
+			return pw, err
+		}
+	}
+	if j := ks.JKS; j != nil && j.Create {
+		if pw.JKS, err = read("jks", j.Password, j.PasswordSecretRef); err != nil {
+			return pw, err
+		}
+	}
+	return pw, nil
+}
+
+// ready writes Ready=True with the certificate's times and revision, and
+// drops the Issuing condition and the failure counters.
+func (r *CertificateReconciler) ready(ctx context.Context, crt *cmv1.Certificate, leaf *x509.Certificate, revision int, now time.Time) error {
+	next := crt.DeepCopy()
+	st := &next.Status
+	st.NotBefore, st.NotAfter = timePtr(leaf.NotBefore), timePtr(leaf.NotAfter)
+	st.RenewalTime = nil
+	if at, ok := certpolicy.RenewalTime(leaf.NotBefore, leaf.NotAfter, &crt.Spec, certpolicy.Seed(crt, leaf)); ok {
+		st.RenewalTime = timePtr(at)
+	}
+	st.Revision = &revision
+	st.FailedIssuanceAttempts, st.LastFailureTime = nil, nil
+	removeCondition(st, "Issuing")
+	setCondition(st, cmv1.CertificateCondition{Type: "Ready", Status: cmv1.ConditionTrue, Reason: reasonReady, Message: readyMessage, ObservedGeneration: crt.Generation}, now)
+	return r.updateStatus(ctx, crt, next)
+}
+
+// notReady writes Ready=False, and the Issuing condition if given.
+func (r *CertificateReconciler) notReady(ctx context.Context, crt *cmv1.Certificate, reason, message string, issuing *cmv1.CertificateCondition, now time.Time) error {
+	next := crt.DeepCopy()
+	if issuing != nil {
+		issuing.ObservedGeneration = crt.Generation
+		setCondition(&next.Status, *issuing, now)
+	}
+	setCondition(&next.Status, cmv1.CertificateCondition{Type: "Ready", Status: cmv1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: crt.Generation}, now)
+	if err := r.updateStatus(ctx, crt, next); err != nil {
+		return err
+	}
+	if changedCondition(crt.Status.Conditions, next.Status.Conditions, "Ready") {
+		r.Events.Eventf(crt, nil, corev1.EventTypeWarning, reason, "Issue", "%s", message)
+	}
+	return nil
+}
+
+// failed records a failed issuance: Issuing=False reason Failed, one more
+// failed attempt, and the time, which starts the backoff.
+func (r *CertificateReconciler) failed(ctx context.Context, crt *cmv1.Certificate, message string, now time.Time) error {
+	next := crt.DeepCopy()
+	n := 1
+	if p := crt.Status.FailedIssuanceAttempts; p != nil {
+		n = *p + 1
+	}
+	next.Status.FailedIssuanceAttempts = &n
+	next.Status.LastFailureTime = timePtr(now)
+	msg := fmt.Sprintf("The certificate request has failed to complete and will be retried: %s", message)
+	setCondition(&next.Status, cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionFalse, Reason: reasonFailed, Message: msg, ObservedGeneration: crt.Generation}, now)
+	setCondition(&next.Status, cmv1.CertificateCondition{Type: "Ready", Status: cmv1.ConditionFalse, Reason: reasonFailed, Message: msg, ObservedGeneration: crt.Generation}, now)
+	if err := r.updateStatus(ctx, crt, next); err != nil {
+		return err
+	}
+	r.Events.Eventf(crt, nil, corev1.EventTypeWarning, reasonFailed, "Issue", "%s", msg)
+	return nil
+}
+
+func (r *CertificateReconciler) updateStatus(ctx context.Context, old, next *cmv1.Certificate) error {
+	if statusEqual(&old.Status, &next.Status) {
+		return nil
+	}
+	if err := r.Status.Update(ctx, next); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return nil // a newer version is on its way through the watch
+		}
+		return err
+	}
+	return nil
+}
+
+func timePtr(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
+	return &mt
+}
+
+// SetupWithManager watches Certificates, the Secrets certplane wrote for
+// them, and the issuers they name.
+func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cmv1.Certificate{}, indexIssuerRef, func(o client.Object) []string {
+		ref := o.(*cmv1.Certificate).Spec.IssuerRef
+		if ref.Kind == kindClusterIssuer {
+			return []string{kindClusterIssuer + "/" + ref.Name}
+		}
+		return []string{kindIssuer + "/" + o.GetNamespace() + "/" + ref.Name}
+	})
+	if err != nil {
+		return err
+	}
+	workers := r.Workers
+	if workers <= 0 {
+		workers = 16
+	}
+	byIssuer := func(kind string) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			k := kind + "/" + o.GetName()
+			if kind == kindIssuer {
+				k = kind + "/" + o.GetNamespace() + "/" + o.GetName()
+			}
+			var list cmv1.CertificateList
+			if err := mgr.GetClient().List(ctx, &list, client.MatchingFields{indexIssuerRef: k}); err != nil {
+				return nil
+			}
+			reqs := make([]reconcile.Request, 0, len(list.Items))
+			for _, c := range list.Items {
+				if c.Status.Revision == nil || !readyTrue(c.Status.Conditions) || findCondition(c.Status.Conditions, "Issuing") != nil {
+					reqs = append(reqs, reconcile.Request{NamespacedName: key(&c)})
+				}
+			}
+			return reqs
+		})
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cmv1.Certificate{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, manualRenewal{}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCertificate), builder.WithPredicates(r.notOwnWrite())).
+		Watches(&cmv1.Issuer{}, byIssuer(kindIssuer), builder.WithPredicates(readinessChanged{})).
+		Watches(&cmv1.ClusterIssuer{}, byIssuer(kindClusterIssuer), builder.WithPredicates(readinessChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Named("certificates").
+		Complete(r)
+}
+
+// secretToCertificate maps a Secret to the Certificate that wrote it.
+func (r *CertificateReconciler) secretToCertificate(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetAnnotations()[certpolicy.AnnotationCertName]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// notOwnWrite drops the update events of the Secrets this controller just
+// wrote; creations, deletions and others' edits pass.
+func (r *CertificateReconciler) notOwnWrite() predicate.Predicate {
+	own := func(o client.Object) bool {
+		rv, ok := r.written.Load(key(o))
+		if ok && rv == o.GetResourceVersion() {
+			r.written.Delete(key(o))
+			return true
+		}
+		return false
+	}
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return !own(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool { return !own(e.ObjectNew) },
+	}
+}
+
+// manualRenewal passes Certificates whose Issuing condition was set to True
+// by someone else, as `cmctl renew` does.
+type manualRenewal struct{ predicate.Funcs }
+
+func (manualRenewal) Update(e event.UpdateEvent) bool {
+	c := findCondition(e.ObjectNew.(*cmv1.Certificate).Status.Conditions, "Issuing")
+	return c != nil && c.Status == cmv1.ConditionTrue && c.Reason == "ManuallyTriggered"
+}
+func (manualRenewal) Create(event.CreateEvent) bool   { return false }
+func (manualRenewal) Delete(event.DeleteEvent) bool   { return false }
+func (manualRenewal) Generic(event.GenericEvent) bool { return false }
+
+// readinessChanged passes issuers that appear or whose Ready condition or
+// spec changes.
+type readinessChanged struct{ predicate.Funcs }
+
+func (readinessChanged) Update(e event.UpdateEvent) bool {
+	if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+		return true
+	}
+	return issuerReady(e.ObjectOld) != issuerReady(e.ObjectNew)
+}
+func (readinessChanged) Create(event.CreateEvent) bool   { return true }
+func (readinessChanged) Delete(event.DeleteEvent) bool   { return false }
+func (readinessChanged) Generic(event.GenericEvent) bool { return false }
+
+func issuerReady(o client.Object) string {
+	var cs []cmv1.IssuerCondition
+	switch i := o.(type) {
+	case *cmv1.Issuer:
+		cs = i.Status.Conditions
+	case *cmv1.ClusterIssuer:
+		cs = i.Status.Conditions
+	}
+	for _, c := range cs {
+		if c.Type == "Ready" {
+			return string(c.Status) + c.Message
+		}
+	}
+	return ""
+}
+
+func readyTrue(cs []cmv1.CertificateCondition) bool {
+	c := findCondition(cs, "Ready")
+	return c != nil && c.Status == cmv1.ConditionTrue
+}

@@ -1,0 +1,134 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/issuerpolicy"
+)
+
+// Issuer kinds and the group of the built-in issuers.
+const (
+	kindIssuer        = "Issuer"
+	kindClusterIssuer = "ClusterIssuer"
+	groupCertManager  = "cert-manager.io"
+)
+
+// issuer is a resolved issuerRef of a built-in kind.
+type issuer struct {
+	Object    client.Object
+	Spec      *cmv1.IssuerSpec
+	Readiness issuerpolicy.Readiness
+}
+
+// Issuers resolves issuerRefs to their issuers and, for ca issuers, their
+// verified CAs. Parsed CAs are kept per Secret resourceVersion, so issuing
+// many certificates from one CA parses its key once.
+type Issuers struct {
+	// Reader reads Issuers and ClusterIssuers (the cache).
+	Reader client.Reader
+	// Secrets reads the Secrets certplane caches; APIReader the others.
+	Secrets   client.Reader
+	APIReader client.Reader
+	// ClusterResourceNamespace holds the Secrets of ClusterIssuers.
+	ClusterResourceNamespace string
+
+	mu  sync.Mutex
+	cas map[types.NamespacedName]parsedCA
+}
+
+type parsedCA struct {
+	uid, resourceVersion string
+	readiness            issuerpolicy.Readiness
+}
+
+// builtIn reports whether ref names one of cert-manager.io's own kinds.
+func builtIn(ref cmv1.ObjectReference) bool {
+	return (ref.Group == "" || ref.Group == groupCertManager) && (ref.Kind == "" || ref.Kind == kindIssuer || ref.Kind == kindClusterIssuer)
+}
+
+// Resolve finds the issuer ref names from namespace and decides whether it
+// can sign at now. A missing issuer is a Readiness with reason NotFound, not
+// an error; errors are failures to talk to the apiserver.
+func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.ObjectReference, now time.Time) (*issuer, error) {
+	var (
+		obj          client.Object
+		spec         *cmv1.IssuerSpec
+		key          = types.NamespacedName{Namespace: namespace, Name: ref.Name}
+		secretNS     = namespace
+		kind         = kindIssuer
+		clusterScope = ref.Kind == kindClusterIssuer
+	)
+	if clusterScope {
+		ci := &cmv1.ClusterIssuer{}
+		obj, spec, key.Namespace, secretNS, kind = ci, &ci.Spec, "", r.ClusterResourceNamespace, kindClusterIssuer
+	} else {
+		is := &cmv1.Issuer{}
+		obj, spec = is, &is.Spec
+	}
+	if err := r.Reader.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &issuer{Readiness: issuerpolicy.Readiness{Reason: "NotFound", Message: fmt.Sprintf("%s %q not found", kind, ref.Name)}}, nil
+		}
+		return nil, err
+	}
+	out := &issuer{Object: obj, Spec: spec}
+	if spec.CA == nil {
+		out.Readiness = issuerpolicy.Evaluate(spec, "", nil, now)
+		return out, nil
+	}
+	secret, err := r.secret(ctx, types.NamespacedName{Namespace: secretNS, Name: spec.CA.SecretName})
+	if err != nil {
+		return nil, err
+	}
+	out.Readiness = r.caReadiness(spec, secret, now)
+	return out, nil
+}
+
+// secret reads a Secret from the cache, or from the apiserver when it is one
+// certplane does not cache; nil when it does not exist.
+func (r *Issuers) secret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	err := r.Secrets.Get(ctx, key, s)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, s)
+	}
+	switch {
+	case err == nil:
+		return s, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
+func (r *Issuers) caReadiness(spec *cmv1.IssuerSpec, secret *corev1.Secret, now time.Time) issuerpolicy.Readiness {
+	if secret == nil {
+		return issuerpolicy.Evaluate(spec, spec.CA.SecretName, nil, now)
+	}
+	key := types.NamespacedName{Namespace: secret.Namespace, Name: secret.Name}
+	r.mu.Lock()
+	p, ok := r.cas[key]
+	r.mu.Unlock()
+	if ok && p.uid == string(secret.UID) && p.resourceVersion == secret.ResourceVersion && p.readiness.Ready &&
+		!now.Before(p.readiness.CA.Certificate.NotBefore) && now.Before(p.readiness.CA.Certificate.NotAfter) {
+		return p.readiness
+	}
+	res := issuerpolicy.Evaluate(spec, spec.CA.SecretName, secret, now)
+	r.mu.Lock()
+	if r.cas == nil {
+		r.cas = map[types.NamespacedName]parsedCA{}
+	}
+	r.cas[key] = parsedCA{uid: string(secret.UID), resourceVersion: secret.ResourceVersion, readiness: res}
+	r.mu.Unlock()
+	return res
+}
