@@ -175,7 +175,9 @@ func TestCertManagerAPI(t *testing.T) {
 		waitFor(t, 60*time.Second, kind+" "+name+" to be "+want, func() bool { got = ready(kind, ns, name); return strings.HasPrefix(got, want) })
 	}
 	waitReady("clusterissuer", "", "selfsigned-issuer", "True IsReady")
-	waitReady("issuer", "sandbox", "my-ca-issuer", `False ErrGetKeyPair: Error getting keypair for CA issuer: secret "root-secret" not found`)
+	writeFile(t, filepath.Join(dir, "manual-issuer.yaml"), "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: manual-ca-issuer\n  namespace: sandbox\nspec:\n  ca:\n    secretName: manual-ca\n")
+	mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "manual-issuer.yaml"))
+	waitReady("issuer", "sandbox", "manual-ca-issuer", `False ErrGetKeyPair: Error getting keypair for CA issuer: secret "manual-ca" not found`)
 	waitReady("issuer", "sandbox", "vault", "False Unsupported: certplane does not implement the vault issuer yet")
 	waitReady("clusterissuer", "", "letsencrypt-staging", "False Unsupported")
 
@@ -184,15 +186,15 @@ func TestCertManagerAPI(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "leaf-csr.json"), `{"CN":"not-a-ca"}`)
 	must(t, dir, "", "gencert", "-initca", "ca-csr.json")
 	must(t, dir, "", "gencert", "-ca", "ca.pem", "-ca-key", "ca-key.pem", "leaf-csr.json")
-	mustKubectl(t, admin, "create", "secret", "tls", "root-secret", "-n", "sandbox", "--cert", filepath.Join(dir, "ca.pem"), "--key", filepath.Join(dir, "ca-key.pem"))
-	waitReady("issuer", "sandbox", "my-ca-issuer", "True KeyPairVerified: Signing CA verified")
+	mustKubectl(t, admin, "create", "secret", "tls", "manual-ca", "-n", "sandbox", "--cert", filepath.Join(dir, "ca.pem"), "--key", filepath.Join(dir, "ca-key.pem"))
+	waitReady("issuer", "sandbox", "manual-ca-issuer", "True KeyPairVerified: Signing CA verified")
 
 	// A Secret holding a certificate that is not a CA: not ready.
 	mustKubectl(t, admin, "create", "secret", "tls", "leaf-secret", "-n", "sandbox", "--cert", filepath.Join(dir, "leaf.pem"), "--key", filepath.Join(dir, "leaf-key.pem"))
 	writeFile(t, filepath.Join(dir, "leaf-issuer.yaml"), "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: leaf-issuer\n  namespace: sandbox\nspec:\n  ca:\n    secretName: leaf-secret\n")
 	mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "leaf-issuer.yaml"))
 	waitReady("issuer", "sandbox", "leaf-issuer", "False ErrInvalidKeyPair: Error getting keypair for CA issuer: pki: certificate is not a CA")
-	if wide := mustKubectl(t, admin, "get", "issuers", "-n", "sandbox"); !strings.Contains(wide, "my-ca-issuer   True") {
+	if wide := mustKubectl(t, admin, "get", "issuers", "-n", "sandbox"); !strings.Contains(wide, "manual-ca-issuer   True") {
 		t.Errorf("kubectl get issuers:\n%s", wide)
 	}
 }
