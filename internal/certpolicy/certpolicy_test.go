@@ -33,24 +33,31 @@ func TestNewRequestRejectsBadSpecs(t *testing.T) {
 		mutate func(*cmv1.CertificateSpec)
 		want   string
 	}{
-		"no names":             {func(s *cmv1.CertificateSpec) { s.DNSNames = nil }, "at least one of commonName"},
-		"bad ip":               {func(s *cmv1.CertificateSpec) { s.IPAddresses = []string{"10.0.0.300"} }, "spec.ipAddresses[0]"},
-		"relative uri":         {func(s *cmv1.CertificateSpec) { s.URIs = []string{"just/a/path"} }, "spec.uris[0]"},
-		"bad email":            {func(s *cmv1.CertificateSpec) { s.EmailAddresses = []string{"nobody"} }, "spec.emailAddresses[0]"},
-		"short duration":       {func(s *cmv1.CertificateSpec) { s.Duration = dur(30 * time.Minute) }, "spec.duration"},
-		"short renewBefore":    {func(s *cmv1.CertificateSpec) { s.RenewBefore = dur(time.Minute) }, "spec.renewBefore"},
-		"both renewals":        {func(s *cmv1.CertificateSpec) { s.RenewBefore = dur(time.Hour); s.RenewBeforePercentage = i32(10) }, "may not both"},
-		"percentage 100":       {func(s *cmv1.CertificateSpec) { s.RenewBeforePercentage = i32(100) }, "renewBeforePercentage"},
-		"unknown usage":        {func(s *cmv1.CertificateSpec) { s.Usages = []cmv1.KeyUsage{"world domination"} }, "spec.usages"},
-		"weak rsa":             {func(s *cmv1.CertificateSpec) { s.PrivateKey = &cmv1.CertificatePrivateKey{Algorithm: "RSA", Size: 1024} }, "spec.privateKey"},
-		"bad curve":            {func(s *cmv1.CertificateSpec) { s.PrivateKey = &cmv1.CertificatePrivateKey{Algorithm: "ECDSA", Size: 521} }, "spec.privateKey"},
-		"bad encoding":         {func(s *cmv1.CertificateSpec) { s.PrivateKey = &cmv1.CertificatePrivateKey{Encoding: "DER"} }, "spec.privateKey.encoding"},
-		"bad signature alg":    {func(s *cmv1.CertificateSpec) { s.SignatureAlgorithm = "MD5WithRSA" }, "spec.signatureAlgorithm"},
-		"constraints on leaf":  {func(s *cmv1.CertificateSpec) { s.NameConstraints = &cmv1.NameConstraints{} }, "only a CA"},
-		"literal and cn":       {func(s *cmv1.CertificateSpec) { s.LiteralSubject = "CN=a"; s.CommonName = "a" }, "spec.literalSubject"},
-		"bad literal":          {func(s *cmv1.CertificateSpec) { s.LiteralSubject = "CN" }, "spec.literalSubject"},
-		"bad other name oid":   {func(s *cmv1.CertificateSpec) { s.OtherNames = []cmv1.OtherName{{OID: "x.y", UTF8Value: "v"}} }, "spec.otherNames"},
-		"bad constraint range": {func(s *cmv1.CertificateSpec) { s.IsCA = true; s.NameConstraints = &cmv1.NameConstraints{Permitted: &cmv1.NameConstraintItem{IPRanges: []string{"10.0.0.0"}}} }, "ipRanges[0]"},
+		"no names":          {func(s *cmv1.CertificateSpec) { s.DNSNames = nil }, "at least one of commonName"},
+		"bad ip":            {func(s *cmv1.CertificateSpec) { s.IPAddresses = []string{"10.0.0.300"} }, "spec.ipAddresses[0]"},
+		"relative uri":      {func(s *cmv1.CertificateSpec) { s.URIs = []string{"just/a/path"} }, "spec.uris[0]"},
+		"bad email":         {func(s *cmv1.CertificateSpec) { s.EmailAddresses = []string{"nobody"} }, "spec.emailAddresses[0]"},
+		"short duration":    {func(s *cmv1.CertificateSpec) { s.Duration = dur(30 * time.Minute) }, "spec.duration"},
+		"short renewBefore": {func(s *cmv1.CertificateSpec) { s.RenewBefore = dur(time.Minute) }, "spec.renewBefore"},
+		"both renewals":     {func(s *cmv1.CertificateSpec) { s.RenewBefore = dur(time.Hour); s.RenewBeforePercentage = i32(10) }, "may not both"},
+		"percentage 100":    {func(s *cmv1.CertificateSpec) { s.RenewBeforePercentage = i32(100) }, "renewBeforePercentage"},
+		"unknown usage":     {func(s *cmv1.CertificateSpec) { s.Usages = []cmv1.KeyUsage{"world domination"} }, "spec.usages"},
+		"weak rsa": {func(s *cmv1.CertificateSpec) {
+			s.PrivateKey = &cmv1.CertificatePrivateKey{Algorithm: "RSA", Size: 1024}
+		}, "spec.privateKey"},
+		"bad curve": {func(s *cmv1.CertificateSpec) {
+			s.PrivateKey = &cmv1.CertificatePrivateKey{Algorithm: "ECDSA", Size: 521}
+		}, "spec.privateKey"},
+		"bad encoding":        {func(s *cmv1.CertificateSpec) { s.PrivateKey = &cmv1.CertificatePrivateKey{Encoding: "DER"} }, "spec.privateKey.encoding"},
+		"bad signature alg":   {func(s *cmv1.CertificateSpec) { s.SignatureAlgorithm = "MD5WithRSA" }, "spec.signatureAlgorithm"},
+		"constraints on leaf": {func(s *cmv1.CertificateSpec) { s.NameConstraints = &cmv1.NameConstraints{} }, "only a CA"},
+		"literal and cn":      {func(s *cmv1.CertificateSpec) { s.LiteralSubject = "CN=a"; s.CommonName = "a" }, "spec.literalSubject"},
+		"bad literal":         {func(s *cmv1.CertificateSpec) { s.LiteralSubject = "CN" }, "spec.literalSubject"},
+		"bad other name oid":  {func(s *cmv1.CertificateSpec) { s.OtherNames = []cmv1.OtherName{{OID: "x.y", UTF8Value: "v"}} }, "spec.otherNames"},
+		"bad constraint range": {func(s *cmv1.CertificateSpec) {
+			s.IsCA = true
+			s.NameConstraints = &cmv1.NameConstraints{Permitted: &cmv1.NameConstraintItem{IPRanges: []string{"10.0.0.0"}}}
+		}, "ipRanges[0]"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -33,12 +33,12 @@ func tool(t testing.TB, name string) string {
 	return p
 }
 
-func kubectl(t *testing.T, kubeconfig string, args ...string) result {
+func kubectl(t testing.TB, kubeconfig string, args ...string) result {
 	t.Helper()
 	return runIn(t, "", "", tool(t, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 }
 
-func mustKubectl(t *testing.T, kubeconfig string, args ...string) string {
+func mustKubectl(t testing.TB, kubeconfig string, args ...string) string {
 	t.Helper()
 	r := kubectl(t, kubeconfig, args...)
 	if r.code != 0 {
@@ -264,7 +264,7 @@ type upProcess struct {
 	err    error         // its exit status, once done
 }
 
-func startUp(t *testing.T, dataDir string, port int, extra ...string) *upProcess {
+func startUp(t testing.TB, dataDir string, port int, extra ...string) *upProcess {
 	t.Helper()
 	cmd := exec.Command(certplane, append([]string{"up", "--data-dir", dataDir, "--port", strconv.Itoa(port), "--key-algorithm", "ecdsa-p256",
 		"--bin-dir", filepath.Dir(tool(t, "kube-apiserver"))}, extra...)...)
@@ -319,7 +319,7 @@ func startUp(t *testing.T, dataDir string, port int, extra ...string) *upProcess
 }
 
 // stop sends SIGTERM, as Ctrl-C would, and waits for a clean exit.
-func (u *upProcess) stop(t *testing.T) {
+func (u *upProcess) stop(t testing.TB) {
 	t.Helper()
 	if err := u.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func (u *upProcess) stop(t *testing.T) {
 	select {
 	case <-u.done:
 		if u.err != nil {
-			t.Fatalf("certplane up exited with %v", u.err)
+			t.Fatalf("certplane up exited with %v: %s", u.err, u.stderr.String())
 		}
 	case <-time.After(90 * time.Second):
 		t.Fatal("certplane up did not stop within 90s")

@@ -53,7 +53,7 @@ func cp(t *testing.T, dir, stdin string, args ...string) result {
 	return runIn(t, dir, stdin, certplane, args...)
 }
 
-func runIn(t *testing.T, dir, stdin, name string, args ...string) result {
+func runIn(t testing.TB, dir, stdin, name string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -94,7 +94,7 @@ func openssl(t *testing.T, dir string, args ...string) string {
 	return r.stdout + r.stderr
 }
 
-func writeFile(t *testing.T, path, data string) {
+func writeFile(t testing.TB, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
