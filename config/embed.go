@@ -1,6 +1,6 @@
 // Package config holds certplane's Kubernetes manifests. The controller's
-// ClusterRole and the CRDs are embedded so that `certplane up` installs
-// exactly what a cluster deployment installs.
+// ClusterRole, the CRDs and the approval policy are embedded so that
+// `certplane up` installs exactly what a cluster deployment installs.
 package config
 
 import "embed"
@@ -16,3 +16,9 @@ var ControllerRole []byte
 //
 //go:embed crd/bases/*.yaml
 var CRDs embed.FS
+
+// Policies holds the ValidatingAdmissionPolicy and its binding in policy/:
+// who may approve or deny CertificateRequests.
+//
+//go:embed policy/certificaterequest-approval-policy.yaml policy/certificaterequest-approval-binding.yaml
+var Policies embed.FS

@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -57,9 +57,17 @@ type Options struct {
 	// ClusterResourceNamespace holds the Secrets ClusterIssuers refer to.
 	// If empty, cert-manager's default, "cert-manager".
 	ClusterResourceNamespace string
+	// QPS and Burst limit the controllers' requests on the client side. If
+	// QPS is zero or negative, there is no client-side limit.
+	QPS   float32
+	Burst int
 	// MinBackoff and MaxBackoff bound the wait after a Certificate's failed
 	// issuances. If zero, cert-manager's 1h and 32h.
 	MinBackoff, MaxBackoff time.Duration
+	// DisableCertificateRequestApprover turns off the built-in approver of
+	// cert-manager.io CertificateRequests, for clusters that run their own
+	// (approver-policy).
+	DisableCertificateRequestApprover bool
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -78,8 +86,14 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "certplane-controller"
 	// client-go's default of 5 requests a second would make 200 approved
-	// requests wait 40 s for their status updates.
-	cfg.QPS, cfg.Burst = 200, 400
+	// requests wait 40 s for their status updates. By default certplane does
+	// not throttle itself at all, as cert-manager 1.21 does on apiservers
+	// with API Priority and Fairness (GA since Kubernetes 1.29): the server
+	// protects itself, and a client-side limit only idles the controllers.
+	cfg.QPS, cfg.Burst = o.QPS, o.Burst
+	if cfg.QPS == 0 {
+		cfg.QPS = -1
+	}
 	if o.MetricsAddr == "" {
 		o.MetricsAddr = "0"
 	}
@@ -88,7 +102,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme: scheme,
 		// Only the Secrets certplane writes are cached, so memory does not
 		// grow with the cluster's other Secrets; the rest are read live.
-		Cache:                         cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: cached}}},
+		// Managed fields are dropped from cached objects: nothing reads them.
+		Cache: cache.Options{
+			ByObject:         map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: cached}},
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElection,
@@ -165,6 +183,27 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 			Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificates"), Issuers: issuers,
 			MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+		if !o.DisableCertificateRequestApprover {
+			if err := (&controller.CertificateRequestApprover{
+				Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificaterequests-approver"),
+			}).SetupWithManager(mgr); err != nil {
+				return nil, err
+			}
+		}
+		if err := (&controller.CertificateRequestReconciler{
+			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
+			Events: mgr.GetEventRecorder("certplane-certificaterequests"), Issuers: issuers,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+		// CertificateSigningRequests whose signer is an issuer, as with
+		// cert-manager's ExperimentalCertificateSigningRequestControllers.
+		if err := (&controller.CSRIssuerReconciler{
+			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Creator: mgr.GetClient(),
+			Issuers: issuers, Events: mgr.GetEventRecorder("certplane-csr-issuers"),
 		}).SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

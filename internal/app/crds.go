@@ -19,7 +19,8 @@ var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Ver
 
 // InstallCRDs applies the embedded cert-manager.io/v1 CRDs with server-side
 // apply and waits until each is Established, so that the API is served
-// when it returns.
+// when it returns; then the approval policy of CertificateRequests
+// (config/policy).
 func InstallCRDs(ctx context.Context, dyn dynamic.Interface) error {
 	files, err := fs.Glob(config.CRDs, "crd/bases/*.yaml")
 	if err != nil {
@@ -40,6 +41,35 @@ func InstallCRDs(ctx context.Context, dyn dynamic.Interface) error {
 		}
 		if err := waitEstablished(ctx, dyn, obj.GetName()); err != nil {
 			return err
+		}
+	}
+	return installPolicies(ctx, dyn)
+}
+
+// policyResources are the resources of the kinds in config/policy.
+var policyResources = map[string]schema.GroupVersionResource{
+	"ValidatingAdmissionPolicy":        {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingadmissionpolicies"},
+	"ValidatingAdmissionPolicyBinding": {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingadmissionpolicybindings"},
+}
+
+// installPolicies applies the embedded approval policy of CertificateRequests
+// and its binding, policy first, with server-side apply.
+func installPolicies(ctx context.Context, dyn dynamic.Interface) error {
+	for _, f := range []string{"policy/certificaterequest-approval-policy.yaml", "policy/certificaterequest-approval-binding.yaml"} {
+		data, err := config.Policies.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(data, &obj.Object); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		gvr, ok := policyResources[obj.GetKind()]
+		if !ok {
+			return fmt.Errorf("%s: unexpected kind %s", f, obj.GetKind())
+		}
+		if _, err := dyn.Resource(gvr).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "certplane", Force: true}); err != nil {
+			return fmt.Errorf("installing %s %s (needs kube-apiserver 1.30 or later): %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}
 	return nil

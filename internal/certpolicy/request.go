@@ -177,9 +177,10 @@ func KeySpec(pk *cmv1.CertificatePrivateKey) (pki.KeySpec, pki.KeyFormat, error)
 	format := pki.FormatPKCS1
 	switch pk.Encoding {
 	case "", "PKCS1":
-		if s.Algorithm == pki.ECDSA {
+		switch s.Algorithm {
+		case pki.ECDSA:
 			format = pki.FormatSEC1
-		} else if s.Algorithm == pki.Ed25519 {
+		case pki.Ed25519:
 			format = pki.FormatPKCS8
 		}
 	case "PKCS8":

@@ -182,7 +182,6 @@ func mismatches(t *pki.Template, c *x509.Certificate) []string {
 	if !sameSet(t.DNSNames, c.DNSNames) {
 		out = append(out, "spec.dnsNames")
 	}
-	ips := func(in []string) []string { return in }
 	var want, got []string
 	for _, ip := range t.IPAddresses {
 		want = append(want, ip.String())
@@ -190,7 +189,7 @@ func mismatches(t *pki.Template, c *x509.Certificate) []string {
 	for _, ip := range c.IPAddresses {
 		got = append(got, ip.String())
 	}
-	if !sameSet(ips(want), got) {
+	if !sameSet(want, got) {
 		out = append(out, "spec.ipAddresses")
 	}
 	want, got = nil, nil

@@ -40,8 +40,12 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
 	}
 	fl.StringVar(&f.opts.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets ClusterIssuers refer to")
+	fl.Float32Var(&f.opts.QPS, "kube-api-qps", -1, "client-side limit of requests per second to the apiserver (-1: none; API Priority and Fairness protects the server)")
+	fl.IntVar(&f.opts.Burst, "kube-api-burst", 0, "burst above --kube-api-qps")
 	fl.DurationVar(&f.opts.MinBackoff, "certificate-request-minimum-backoff-duration", time.Hour, "wait after a Certificate's first failed issuance; doubled after each further failure")
 	fl.DurationVar(&f.opts.MaxBackoff, "certificate-request-maximum-backoff-duration", 32*time.Hour, "longest wait between a Certificate's failed issuances")
+	fl.BoolVar(&f.opts.DisableCertificateRequestApprover, "disable-certificaterequest-approver", false,
+		"do not approve cert-manager.io CertificateRequests (for clusters that run their own approver, such as approver-policy)")
 	fl.DurationVar(&f.opts.SigningDuration, "cluster-signing-duration", 8760*time.Hour, "longest validity a signed certificate gets")
 	fl.BoolVar(&f.opts.ApproveKubeletServing, "approve-kubelet-serving", false,
 		"approve kubelet-serving requests whose Node exists and owns every SAN (nodes report their own addresses: sign kubelet-serving with a CA of its own, --cluster-signing-kubelet-serving-*, that clients do not trust for other servers)")

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -374,13 +375,7 @@ type passwordError struct{ err error }
 func (e *passwordError) Error() string { return e.err.Error() }
 func (e *passwordError) Unwrap() error { return e.err }
 
-func asPasswordError(err error, target **passwordError) bool {
-	pe, ok := err.(*passwordError)
-	if ok {
-		*target = pe
-	}
-	return ok
-}
+func asPasswordError(err error, target **passwordError) bool { return errors.As(err, target) }
 
 // passwords reads the keystore passwords from the spec or its Secrets.
 func (r *CertificateReconciler) passwords(ctx context.Context, crt *cmv1.Certificate) (certpolicy.Passwords, error) {
