@@ -2,10 +2,10 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -90,10 +90,6 @@ func (r *CertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if crt.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
-	if !builtIn(crt.Spec.IssuerRef) {
-		// Certificates of external issuers go through CertificateRequests.
-		return ctrl.Result{}, nil
-	}
 	now := r.now()
 	request, err := certpolicy.NewRequest(&crt.Spec)
 	if err != nil {
@@ -117,6 +113,9 @@ func (r *CertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if wait := r.backoff(crt, now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	if !builtIn(crt.Spec.IssuerRef) {
+		return r.external(ctx, crt, request, secret, decision, now)
 	}
 	iss, err := r.Issuers.Resolve(ctx, crt.Namespace, crt.Spec.IssuerRef, now)
 	if err != nil {
@@ -529,6 +528,7 @@ func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cmv1.Certificate{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, manualRenewal{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCertificate), builder.WithPredicates(r.notOwnWrite())).
+		Owns(&cmv1.CertificateRequest{}).
 		Watches(&cmv1.Issuer{}, byIssuer(kindIssuer), builder.WithPredicates(readinessChanged{})).
 		Watches(&cmv1.ClusterIssuer{}, byIssuer(kindClusterIssuer), builder.WithPredicates(readinessChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).

@@ -134,3 +134,29 @@ func RequestFromCSR(csr *x509.CertificateRequest) *Request {
 		EmailAddresses:     csr.EmailAddresses,
 	}
 }
+
+// CreateTemplateCSR makes a PKCS#10 request asking for what t describes:
+// its subject, SANs and extra extensions (usages and validity are the
+// issuer's to decide). It returns PEM.
+func CreateTemplateCSR(rand io.Reader, t *Template, key crypto.Signer) ([]byte, error) {
+	if err := checkPublicKey(key.Public()); err != nil {
+		return nil, err
+	}
+	rawSubject, err := marshalSubject(t.Subject)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.CertificateRequest{
+		RawSubject:      rawSubject,
+		DNSNames:        t.DNSNames,
+		IPAddresses:     t.IPAddresses,
+		URIs:            t.URIs,
+		EmailAddresses:  t.EmailAddresses,
+		ExtraExtensions: t.ExtraExtensions,
+	}
+	der, err := x509.CreateCertificateRequest(rand, tmpl, key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: creating certificate request: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/certplane/certplane/pkg/pki"
+	"github.com/certplane/certplane/pkg/pki/pkitest"
 )
 
 // secretData reads one key of a Secret's data, decoded.
@@ -298,6 +300,58 @@ spec:
 		if r := kubectl(t, admin, "get", "secret", "from-leaf-tls", "-n", "sandbox"); r.code == 0 {
 			t.Error("a non-CA issuer issued a Secret")
 		}
+	})
+
+	t.Run("an external issuer answers a CertificateRequest", func(t *testing.T) {
+		writeFile(t, filepath.Join(dir, "ext.yaml"), `apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: ext, namespace: sandbox}
+spec:
+  secretName: ext-tls
+  dnsNames: [ext.example]
+  privateKey: {algorithm: ECDSA}
+  issuerRef: {name: acme-corp, kind: CorpIssuer, group: issuers.example.com}
+`)
+		mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "ext.yaml"))
+		// The external issuer's part, played by the test: approve (as an
+		// admin may), sign, and report in the request's status.
+		var csrPEM []byte
+		waitFor(t, 60*time.Second, "CertificateRequest ext-1", func() bool {
+			r := kubectl(t, admin, "get", "certificaterequest", "ext-1", "-n", "sandbox", "-o", "jsonpath={.spec.request}")
+			if r.code != 0 || r.stdout == "" {
+				return false
+			}
+			var err error
+			csrPEM, err = base64.StdEncoding.DecodeString(r.stdout)
+			return err == nil
+		})
+		if got := certField(t, admin, "sandbox", "ext", `{.status.conditions[?(@.type=="Issuing")].status} {.status.nextPrivateKeySecretName}`); !strings.HasPrefix(got, "True ext-") {
+			t.Errorf("while the request is pending: Issuing and nextPrivateKeySecretName = %q", got)
+		}
+		csr, err := pki.ParseCSRPEM(csrPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		extCA := pkitest.CA(t, "acme corp CA")
+		leaf, err := extCA.Issue(rand.Reader, time.Now(), pki.TemplateFromCSR(csr, []pki.Usage{pki.UsageDigitalSignature, pki.UsageServerAuth}), csr.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC().Format(time.RFC3339)
+		status := fmt.Sprintf(`{"status":{"certificate":%q,"ca":%q,"conditions":[{"type":"Approved","status":"True","reason":"test","message":"ok","lastTransitionTime":%q},{"type":"Ready","status":"True","reason":"Issued","message":"signed by acme corp","lastTransitionTime":%q}]}}`,
+			base64.StdEncoding.EncodeToString(pki.EncodeCertificatesPEM(leaf)), base64.StdEncoding.EncodeToString(pki.EncodeCertificatesPEM(extCA.Certificate)), now, now)
+		mustKubectl(t, admin, "patch", "certificaterequest", "ext-1", "-n", "sandbox", "--subresource=status", "--type=merge", "-p", status)
+		waitCertificate(t, admin, "sandbox", "ext", 1)
+		got := leafOf(t, admin, "sandbox", "ext-tls") // its key is the one kept for the request
+		if got.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+			t.Error("ext-tls does not hold the external issuer's certificate")
+		}
+		if string(secretData(t, admin, "sandbox", "ext-tls", "ca.crt")) != string(pki.EncodeCertificatesPEM(extCA.Certificate)) {
+			t.Error("ca.crt is not the request's status.ca")
+		}
+		waitFor(t, 30*time.Second, "the next-key Secret to be deleted", func() bool {
+			return mustKubectl(t, admin, "get", "secrets", "-n", "sandbox", "-l", "cert-manager.io/next-private-key=true", "-o", "name") == ""
+		})
 	})
 
 	t.Run("a short-lived certificate renews by itself", func(t *testing.T) {
