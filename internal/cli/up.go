@@ -35,7 +35,8 @@ the data directory, starts etcd with client and peer mTLS on the etcd CA and
 kube-apiserver with x509 client authentication and RBAC, waits until it is
 ready, binds admin.conf's group to cluster-admin, and runs certplane's
 controllers (the kubernetes.io signers on the cluster CA, the approver, the
-cleaner) as the user certplane:controller with only the permissions in
+cleaner, and the cert-manager.io/v1 Issuers, Certificates and
+CertificateRequests, whose CRDs and approval policy it installs) as the user certplane:controller with only the permissions in
 config/rbac. Runs until Ctrl-C or SIGTERM, then stops everything in order.
 Started again on the same data directory it brings back the same cluster
 with its data.
@@ -182,6 +183,6 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 			return nil, fmt.Errorf("controllers did not start within 2 minutes (log: %s)", logPath)
 		}
 	}
-	fmt.Fprintf(o.Out, "controllers: csrsigning, csrapproving and csrcleaner running as %s (log: %s)\n", app.ControllerUser, logPath)
+	fmt.Fprintf(o.Out, "controllers: csrsigning, csrapproving, csrcleaner, issuers, certificates, certificaterequests and cert-manager CSR signers running as %s (log: %s)\n", app.ControllerUser, logPath)
 	return run, nil
 }

@@ -108,3 +108,20 @@ func TestFuzzSeedsIncludeAValidChain(t *testing.T) {
 		t.Fatalf("testdata/chain.pem: %d certificates, %v", len(certs), err)
 	}
 }
+
+// FuzzParseDN: any string gives a name or an error, never a panic, and a
+// name it gives encodes as a subject.
+func FuzzParseDN(f *testing.F) {
+	for _, s := range []string{"CN=app", `CN=a\,b,O=Example\, Inc.,C=DE`, "OU=web+OU=api,DC=example,DC=com", "1.2.3.4=x", `CN=\41`, "CN=#0403", "=", ",", "CN=a,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		name, err := pki.ParseDN(s)
+		if err != nil {
+			return
+		}
+		if len(name.ExtraNames) == 0 {
+			t.Fatalf("ParseDN(%q) gave an empty name", s)
+		}
+	})
+}

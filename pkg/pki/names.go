@@ -36,8 +36,8 @@ func SANExtension(dns, emails []string, ips []net.IP, uris []*url.URL, others []
 		}
 		inner, err := asn1.Marshal(struct {
 			TypeID asn1.ObjectIdentifier
-			Value  asn1.RawValue `asn1:"explicit,tag:0"`
-		}{oid, asn1.RawValue{FullBytes: value}})
+			Value  asn1.RawValue // [0] EXPLICIT UTF8String
+		}{oid, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: value}})
 		if err != nil {
 			return pkix.Extension{}, fmt.Errorf("pki: encoding otherName %s: %w", o.OID, err)
 		}
