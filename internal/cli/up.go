@@ -45,6 +45,7 @@ Logs: DATA/logs/{etcd,kube-apiserver,controllers}.log. Binaries: --bin-dir,
 else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC()
 			opts := localcp.Options{DataDir: dataDir, Port: port, BinDir: binDir, NodeName: nodeName, Log: o.Out}
 			var err error
 			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {

@@ -38,8 +38,10 @@ const (
 	reasonInvalidSpec    = "InvalidSpec"
 	reasonIssuerNotReady = "IssuerNotReady"
 	reasonSecretInUse    = "SecretInUse"
-	readyMessage         = "Certificate is up to date and has not expired"
-	indexIssuerRef       = "spec.issuerRef"
+	// reasonKeystorePassword: a keystore's password Secret cannot be read.
+	reasonKeystorePassword = "KeystorePasswordUnavailable"
+	readyMessage           = "Certificate is up to date and has not expired"
+	indexIssuerRef         = "spec.issuerRef"
 )
 
 var issuedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -210,6 +212,10 @@ func (r *CertificateReconciler) backoff(crt *cmv1.Certificate, now time.Time) ti
 
 // issue signs a new certificate, writes the Secret, then the status.
 func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate, request *certpolicy.Request, secret *corev1.Secret, d certpolicy.Decision, iss *issuer, now time.Time) (ctrl.Result, error) {
+	pw, err := r.passwords(ctx, crt)
+	if err != nil {
+		return r.waitForPasswords(ctx, crt, d, err, now)
+	}
 	var key crypto.Signer
 	if d.Current != nil && crt.Spec.PrivateKey != nil && crt.Spec.PrivateKey.RotationPolicy == "Never" && d.Reason != certpolicy.ReasonSecretMismatch {
 		key = d.Current.Key
@@ -221,7 +227,6 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 	}
 	var (
 		leaf *x509.Certificate
-		err  error
 		out  = &certpolicy.Issued{Key: key, KeyFormat: request.KeyFormat, RequestHash: request.Hash}
 	)
 	if iss.Spec.CA != nil {
@@ -242,7 +247,7 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 		revision = d.Current.Revision + 1
 	}
 	out.Revision = revision
-	if err := r.writeSecret(ctx, crt, secret, out); err != nil {
+	if err := r.writeSecret(ctx, crt, secret, out, pw); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// The cache is behind the Secret: look again once it caught up.
 			return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -283,7 +288,15 @@ func (r *CertificateReconciler) upToDate(ctx context.Context, crt *cmv1.Certific
 		in.CA = cas[0]
 	}
 	if !certpolicy.SecretCurrent(secret, crt, in) {
-		if err := r.writeSecret(ctx, crt, secret, in); err != nil {
+		pw, err := r.passwords(ctx, crt)
+		if err != nil {
+			var pe *passwordError
+			if !asPasswordError(err, &pe) {
+				return ctrl.Result{}, err
+			}
+			return ctrl.Result{RequeueAfter: passwordRecheck}, r.notReady(ctx, crt, reasonKeystorePassword, pe.Error(), nil, now)
+		}
+		if err := r.writeSecret(ctx, crt, secret, in, pw); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{RequeueAfter: time.Second}, nil
 			}
@@ -311,11 +324,7 @@ func (r *CertificateReconciler) requeueAt(crt *cmv1.Certificate, leaf *x509.Cert
 
 // writeSecret creates the Secret or updates the one read, keeping what
 // others put in it.
-func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certificate, existing *corev1.Secret, in *certpolicy.Issued) error {
-	pw, err := r.passwords(ctx, crt)
-	if err != nil {
-		return err
-	}
+func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certificate, existing *corev1.Secret, in *certpolicy.Issued, pw certpolicy.Passwords) error {
 	data, err := certpolicy.SecretData(&crt.Spec, in, pw, r.rand())
 	if err != nil {
 		return &passwordError{err}
@@ -365,6 +374,24 @@ func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certi
 
 func key(o client.Object) types.NamespacedName {
 	return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// passwordRecheck is how often a Certificate whose keystore password is
+// missing looks for it again: password Secrets are not cached, so no watch
+// tells when one appears.
+const passwordRecheck = 10 * time.Second
+
+// waitForPasswords reports a keystore password that cannot be read, as
+// Issuing=True and Ready=False, and looks again soon. It is not a failed
+// issuance: nothing was signed, and creating the Secret is enough.
+func (r *CertificateReconciler) waitForPasswords(ctx context.Context, crt *cmv1.Certificate, d certpolicy.Decision, err error, now time.Time) (ctrl.Result, error) {
+	var pe *passwordError
+	if !asPasswordError(err, &pe) {
+		return ctrl.Result{}, err
+	}
+	msg := fmt.Sprintf("%s; waiting for the keystore password: %s", d.Message, pe.Error())
+	issuing := &cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionTrue, Reason: d.Reason, Message: msg}
+	return ctrl.Result{RequeueAfter: passwordRecheck}, r.notReady(ctx, crt, reasonKeystorePassword, msg, issuing, now)
 }
 
 // passwordError is a failure to build the Secret's data that the user must

@@ -205,7 +205,11 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 	if cas, err := pki.ParseCertificatesPEM(cr.Status.CA); err == nil {
 		out.CA = cas[0]
 	}
-	if err := r.writeSecret(ctx, crt, secret, out); err != nil {
+	pw, err := r.passwords(ctx, crt)
+	if err != nil {
+		return r.waitForPasswords(ctx, crt, d, err, now)
+	}
+	if err := r.writeSecret(ctx, crt, secret, out, pw); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}

@@ -120,6 +120,12 @@ spec: {ca: {secretName: bench-ca}}
 	defer func() { w.Stop() }()
 	writesBefore := apiWrites(b, cs)
 	cpuBefore := processCPU(b, up.cmd.Process.Pid)
+	others := processesFor(data) // etcd, kube-apiserver (and certplane up)
+	othersBefore := map[int]time.Duration{}
+	for _, pid := range others {
+		othersBefore[pid] = processCPU(b, pid)
+	}
+	selfBefore := processCPU(b, os.Getpid())
 
 	b.StartTimer()
 	start = time.Now()
@@ -184,6 +190,12 @@ spec: {ca: {secretName: bench-ca}}
 	b.StopTimer()
 
 	cpu := processCPU(b, up.cmd.Process.Pid) - cpuBefore
+	split := []string{fmt.Sprintf("benchmark clients %.2fs", (processCPU(b, os.Getpid()) - selfBefore).Seconds())}
+	for _, pid := range others {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		split = append(split, fmt.Sprintf("%s %.2fs", strings.TrimSpace(string(comm)), (processCPU(b, pid) - othersBefore[pid]).Seconds()))
+	}
+	b.Logf("CPU during the %.2fs run: %s", elapsed.Seconds(), strings.Join(split, ", "))
 	writes := apiWrites(b, cs)
 	var total float64
 	var lines []string

@@ -354,6 +354,33 @@ spec:
 		})
 	})
 
+	t.Run("a missing keystore password waits, then issues", func(t *testing.T) {
+		writeFile(t, filepath.Join(dir, "jks.yaml"), `apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: java, namespace: sandbox}
+spec:
+  secretName: java-tls
+  dnsNames: [java.example]
+  privateKey: {algorithm: ECDSA}
+  keystores:
+    jks: {create: true, passwordSecretRef: {name: jks-password, key: password}}
+  issuerRef: {name: my-ca-issuer}
+`)
+		mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "jks.yaml"))
+		waitFor(t, 60*time.Second, "java to wait for its password", func() bool {
+			return strings.HasPrefix(readyOf(t, admin, "sandbox", "java"), "False KeystorePasswordUnavailable: ") &&
+				strings.Contains(readyOf(t, admin, "sandbox", "java"), `Secret "jks-password" not found`)
+		})
+		if got := certField(t, admin, "sandbox", "java", "{.status.failedIssuanceAttempts}"); got != "" {
+			t.Errorf("a missing password counted as a failed issuance: %s", got)
+		}
+		mustKubectl(t, admin, "create", "secret", "generic", "jks-password", "-n", "sandbox", "--from-literal=password=changeit")
+		waitCertificate(t, admin, "sandbox", "java", 1)
+		if ks := secretData(t, admin, "sandbox", "java-tls", "keystore.jks"); len(ks) < 4 || ks[0] != 0xFE || ks[1] != 0xED || ks[2] != 0xFE || ks[3] != 0xED {
+			t.Error("keystore.jks is not a Java keystore")
+		}
+	})
+
 	t.Run("a short-lived certificate renews by itself", func(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "short.yaml"), `apiVersion: cert-manager.io/v1
 kind: Certificate
