@@ -127,6 +127,19 @@ spec: {ca: {secretName: bench-ca}}
 	}
 	selfBefore := processCPU(b, os.Getpid())
 
+	// CERTPLANE_BENCH_PROFILE=FILE saves kube-apiserver's CPU profile of
+	// the run, to see where the server's time goes.
+	profiled := make(chan []byte, 1)
+	if out := os.Getenv("CERTPLANE_BENCH_PROFILE"); out != "" {
+		go func() {
+			p, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "6").DoRaw(ctx)
+			if err != nil {
+				b.Logf("profile: %v", err)
+			}
+			profiled <- p
+		}()
+		defer func() { _ = os.WriteFile(out, <-profiled, 0o600) }()
+	}
 	b.StartTimer()
 	start = time.Now()
 	var created atomic.Int64
