@@ -206,7 +206,7 @@ spec: {ca: {secretName: bench-ca}}
 	split := []string{fmt.Sprintf("benchmark clients %.2fs", (processCPU(b, os.Getpid()) - selfBefore).Seconds())}
 	for _, pid := range others {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		split = append(split, fmt.Sprintf("%s %.2fs", strings.TrimSpace(string(comm)), (processCPU(b, pid) - othersBefore[pid]).Seconds()))
+		split = append(split, fmt.Sprintf("%s %.2fs", strings.TrimSpace(string(comm)), (processCPU(b, pid)-othersBefore[pid]).Seconds()))
 	}
 	b.Logf("CPU during the %.2fs run: %s", elapsed.Seconds(), strings.Join(split, ", "))
 	writes := apiWrites(b, cs)
