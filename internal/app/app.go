@@ -52,6 +52,8 @@ type Options struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz; "" serves none.
 	ProbeAddr string
+	// PprofAddr serves Go's /debug/pprof; "" serves none.
+	PprofAddr string
 	// Workers is how many requests the signer handles at once. If zero, 4.
 	Workers int
 	// ClusterResourceNamespace holds the Secrets ClusterIssuers refer to.
@@ -109,6 +111,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              "certplane-controller",
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,

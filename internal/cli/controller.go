@@ -42,6 +42,7 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
 	}
 	fl.StringVar(&f.opts.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets ClusterIssuers refer to")
+	fl.StringVar(&f.opts.PprofAddr, "pprof-bind-address", "", `address of Go's /debug/pprof profiles ("" for none)`)
 	fl.Float32Var(&f.opts.QPS, "kube-api-qps", -1, "client-side limit of requests per second to the apiserver (-1: none; API Priority and Fairness protects the server)")
 	fl.IntVar(&f.opts.Burst, "kube-api-burst", 0, "burst above --kube-api-qps")
 	fl.DurationVar(&f.opts.MinBackoff, "certificate-request-minimum-backoff-duration", time.Hour, "wait after a Certificate's first failed issuance; doubled after each further failure")

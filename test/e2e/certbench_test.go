@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,7 +49,13 @@ func BenchmarkCertificates(b *testing.B) {
 func runCertificateScenario(b *testing.B, n, unrelated int) {
 	b.StopTimer()
 	data := b.TempDir()
-	up := startUp(b, data, freePort(b))
+	var extra []string
+	pprofPort := 0
+	if os.Getenv("CERTPLANE_BENCH_PROFILE") != "" {
+		pprofPort = freePort(b)
+		extra = append(extra, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
+	}
+	up := startUp(b, data, freePort(b), extra...)
 	admin := filepath.Join(data, "admin.conf")
 	cfg, err := clientcmd.BuildConfigFromFlags("", admin)
 	if err != nil {
@@ -139,6 +147,16 @@ spec: {ca: {secretName: bench-ca}}
 			profiled <- p
 		}()
 		defer func() { _ = os.WriteFile(out, <-profiled, 0o600) }()
+		go func() {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=6", pprofPort))
+			if err != nil {
+				b.Logf("certplane profile: %v", err)
+				return
+			}
+			defer func() { _ = resp.Body.Close() }()
+			p, _ := io.ReadAll(resp.Body)
+			_ = os.WriteFile(out+".certplane", p, 0o600)
+		}()
 	}
 	b.StartTimer()
 	start = time.Now()
