@@ -171,6 +171,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		if o.ClusterResourceNamespace == "" {
 			o.ClusterResourceNamespace = "cert-manager"
 		}
+		if err := metrics.Registry.Register(&controller.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+			return nil, err
+		}
 		issuers := &controller.Issuers{
 			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
 		}

@@ -144,7 +144,8 @@ spec: {ca: {secretName: scale-ca}}
 	if issued() >= n {
 		t.Log("the controller finished before it was killed; the restart only re-checks")
 	}
-	startController(t, ctrlKubeconfig, caCert, caKey, freePort(t), freePort(t))
+	metricsPort := freePort(t)
+	startController(t, ctrlKubeconfig, caCert, caKey, freePort(t), metricsPort)
 	if r := <-applied; r.code != 0 {
 		t.Fatalf("kubectl apply: %s", r.stderr)
 	}
@@ -171,6 +172,19 @@ spec: {ca: {secretName: scale-ca}}
 	})
 	if bad != "" {
 		t.Errorf("a Certificate was issued more than once: %s", bad)
+	}
+	// cert-manager's metrics, as its dashboards and alerts read them.
+	_, metrics := curl(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	for _, want := range []string{
+		`certmanager_certificate_ready_status{condition="True",issuer_group="cert-manager.io",issuer_kind="Issuer",issuer_name="ca",name="svc-042",namespace="scale"} 1`,
+		`certmanager_certificate_ready_status{condition="False",issuer_group="cert-manager.io",issuer_kind="Issuer",issuer_name="ca",name="svc-042",namespace="scale"} 0`,
+		`certmanager_certificate_expiration_timestamp_seconds{issuer_group="cert-manager.io",issuer_kind="Issuer",issuer_name="ca",name="svc-042",namespace="scale"} `,
+		`certmanager_certificate_renewal_timestamp_seconds{issuer_group="cert-manager.io",issuer_kind="Issuer",issuer_name="ca",name="svc-499",namespace="scale"} `,
+		`certplane_certificates_issued_total{issuer_kind="ca",reason="DoesNotExist"} `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	cancel()
 	<-watched

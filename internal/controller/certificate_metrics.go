@@ -1,0 +1,89 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+)
+
+var (
+	certLabels     = []string{"name", "namespace", "issuer_name", "issuer_kind", "issuer_group"}
+	expirationDesc = prometheus.NewDesc("certmanager_certificate_expiration_timestamp_seconds",
+		"The timestamp after which the certificate expires, expressed in Unix Epoch Time.", certLabels, nil)
+	notAfterDesc = prometheus.NewDesc("certmanager_certificate_not_after_timestamp_seconds",
+		"The timestamp after which the certificate is invalid, expressed in Unix Epoch Time.", certLabels, nil)
+	notBeforeDesc = prometheus.NewDesc("certmanager_certificate_not_before_timestamp_seconds",
+		"The timestamp before which the certificate is invalid, expressed in Unix Epoch Time.", certLabels, nil)
+	renewalDesc = prometheus.NewDesc("certmanager_certificate_renewal_timestamp_seconds",
+		"The timestamp after which the certificate should be renewed, expressed in Unix Epoch Time.", certLabels, nil)
+	readyDesc = prometheus.NewDesc("certmanager_certificate_ready_status",
+		"The ready status of the certificate.", append([]string{"condition"}, certLabels...), nil)
+)
+
+// CertificateCollector exports cert-manager's certificate metrics, with
+// its names and labels, so that existing dashboards and alerts keep
+// working. It reads the cached Certificates when scraped.
+type CertificateCollector struct {
+	Reader client.Reader
+}
+
+// Describe sends the metrics' descriptions.
+func (c *CertificateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{expirationDesc, notAfterDesc, notBeforeDesc, renewalDesc, readyDesc} {
+		ch <- d
+	}
+}
+
+// Collect sends one sample per Certificate and metric.
+func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var list cmv1.CertificateList
+	if err := c.Reader.List(ctx, &list); err != nil {
+		return
+	}
+	for i := range list.Items {
+		crt := &list.Items[i]
+		ref := crt.Spec.IssuerRef
+		kind, group := ref.Kind, ref.Group
+		if kind == "" {
+			kind = kindIssuer
+		}
+		if group == "" {
+			group = groupCertManager
+		}
+		labels := []string{crt.Name, crt.Namespace, ref.Name, kind, group}
+		st := crt.Status
+		for desc, t := range map[*prometheus.Desc]*time.Time{expirationDesc: timeOf(st.NotAfter), notAfterDesc: timeOf(st.NotAfter), notBeforeDesc: timeOf(st.NotBefore), renewalDesc: timeOf(st.RenewalTime)} {
+			v := 0.0
+			if t != nil {
+				v = float64(t.Unix())
+			}
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+		}
+		current := cmv1.ConditionUnknown
+		if cond := findCondition(st.Conditions, "Ready"); cond != nil {
+			current = cond.Status
+		}
+		for _, s := range []cmv1.ConditionStatus{cmv1.ConditionTrue, cmv1.ConditionFalse, cmv1.ConditionUnknown} {
+			v := 0.0
+			if s == current {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, append([]string{string(s)}, labels...)...)
+		}
+	}
+}
+
+func timeOf(t *metav1.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.Time
+	return &v
+}
