@@ -229,6 +229,21 @@ spec:
 		}
 	})
 
+	t.Run("a manual renewal, as cmctl renew requests it", func(t *testing.T) {
+		rev, _ := strconv.Atoi(certField(t, admin, "sandbox", "service-b", "{.status.revision}"))
+		before := leafOf(t, admin, "sandbox", "service-b-tls")
+		now := time.Now().UTC().Format(time.RFC3339)
+		mustKubectl(t, admin, "patch", "certificate", "service-b", "-n", "sandbox", "--subresource=status", "--type=json", "-p",
+			`[{"op":"add","path":"/status/conditions/-","value":{"type":"Issuing","status":"True","reason":"ManuallyTriggered","message":"Certificate re-issuance manually triggered","lastTransitionTime":"`+now+`"}}]`)
+		waitCertificate(t, admin, "sandbox", "service-b", rev+1)
+		if after := leafOf(t, admin, "sandbox", "service-b-tls"); after.SerialNumber.Cmp(before.SerialNumber) == 0 {
+			t.Error("the manual renewal did not issue a new certificate")
+		}
+		if got := certField(t, admin, "sandbox", "service-b", `{.status.conditions[?(@.type=="Issuing")].status}`); got != "" {
+			t.Errorf("Issuing condition left behind: %q", got)
+		}
+	})
+
 	t.Run("a deleted Secret comes back", func(t *testing.T) {
 		before := leafOf(t, admin, "sandbox", "service-a-tls")
 		mustKubectl(t, admin, "delete", "secret", "service-a-tls", "-n", "sandbox")
@@ -245,7 +260,7 @@ spec:
 	t.Run("a Secret edited to hold a foreign key is reissued", func(t *testing.T) {
 		foreign := base64.StdEncoding.EncodeToString(secretData(t, admin, "sandbox", "service-a-tls", "tls.key"))
 		mustKubectl(t, admin, "patch", "secret", "service-b-tls", "-n", "sandbox", "--type", "merge", "-p", `{"data":{"tls.key":"`+foreign+`"}}`)
-		waitCertificate(t, admin, "sandbox", "service-b", 3)
+		waitCertificate(t, admin, "sandbox", "service-b", 4)
 		leafOf(t, admin, "sandbox", "service-b-tls") // the pair matches again
 	})
 
