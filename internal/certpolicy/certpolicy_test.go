@@ -45,8 +45,9 @@ func TestNewRequestRejectsBadSpecs(t *testing.T) {
 		"weak rsa": {func(s *cmv1.CertificateSpec) {
 			s.PrivateKey = &cmv1.CertificatePrivateKey{Algorithm: "RSA", Size: 1024}
 		}, "spec.privateKey"},
+		"renewBefore >= duration": {func(s *cmv1.CertificateSpec) { s.Duration = dur(time.Hour); s.RenewBefore = dur(time.Hour) }, "shorter than the duration"},
 		"bad curve": {func(s *cmv1.CertificateSpec) {
-			s.PrivateKey = &cmv1.CertificatePrivateKey{Algorithm: "ECDSA", Size: 521}
+			s.PrivateKey = &cmv1.CertificatePrivateKey{Algorithm: "ECDSA", Size: 512}
 		}, "spec.privateKey"},
 		"bad encoding":        {func(s *cmv1.CertificateSpec) { s.PrivateKey = &cmv1.CertificatePrivateKey{Encoding: "DER"} }, "spec.privateKey.encoding"},
 		"bad signature alg":   {func(s *cmv1.CertificateSpec) { s.SignatureAlgorithm = "MD5WithRSA" }, "spec.signatureAlgorithm"},
@@ -106,22 +107,28 @@ func usageStrings(us []pki.Usage) []string {
 
 func TestRenewalTime(t *testing.T) {
 	nb := t0
+	issued := nb.Add(pki.DefaultBackdate) // certplane backdates NotBefore
 	cases := map[string]struct {
-		lifetime time.Duration
+		lifetime time.Duration // from NotBefore, backdate included
 		spec     cmv1.CertificateSpec
 		nominal  time.Duration // before notAfter
 		spread   time.Duration
 	}{
-		"a third":                 {90 * 24 * time.Hour, cmv1.CertificateSpec{}, 30 * 24 * time.Hour, time.Hour},
-		"renewBefore":             {90 * 24 * time.Hour, cmv1.CertificateSpec{RenewBefore: dur(15 * 24 * time.Hour)}, 15 * 24 * time.Hour, time.Hour},
-		"renewBefore too long":    {24 * time.Hour, cmv1.CertificateSpec{RenewBefore: dur(48 * time.Hour)}, 8 * time.Hour, time.Hour},
-		"percentage":              {100 * time.Hour, cmv1.CertificateSpec{RenewBeforePercentage: i32(25)}, 25 * time.Hour, time.Hour},
+		"a third":                 {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{}, 30 * 24 * time.Hour, time.Hour},
+		"renewBefore":             {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(15 * 24 * time.Hour)}, 15 * 24 * time.Hour, time.Hour},
+		"renewBefore too long":    {24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(48 * time.Hour)}, 8 * time.Hour, time.Hour},
+		"percentage":              {100*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(25)}, 25 * time.Hour, time.Hour},
 		"short-lived keeps close": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(59*time.Minute + 50*time.Second)}, 59*time.Minute + 50*time.Second, 31 * time.Second},
+		// renewBefore reaching back before issuance (into the backdate, or
+		// because the CA clamped NotAfter) falls back to a third, instead
+		// of renewing at once, forever.
+		"renewBefore into the backdate": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(62 * time.Minute)}, 20 * time.Minute, 5 * time.Minute},
+		"percentage 99 of 8h":           {8*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(99)}, 8 * time.Hour * 99 / 100, time.Hour},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			na := nb.Add(c.lifetime)
-			nominal := na.Add(-c.nominal)
+			nominal := na.Add(-c.nominal).Truncate(time.Second)
 			seen := map[time.Time]bool{}
 			for i := range 200 {
 				at, ok := RenewalTime(nb, na, &c.spec, []byte{byte(i), 7})
@@ -130,6 +137,9 @@ func TestRenewalTime(t *testing.T) {
 				}
 				if at.Before(nominal) || !at.Before(nominal.Add(c.spread)) {
 					t.Fatalf("renewal at %s, want within [%s, %s)", at, nominal, nominal.Add(c.spread))
+				}
+				if !at.After(issued) {
+					t.Fatalf("renewal at %s is not after issuance at %s", at, issued)
 				}
 				seen[at] = true
 				again, _ := RenewalTime(nb, na, &c.spec, []byte{byte(i), 7})
@@ -249,6 +259,38 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestCheckKeepsUsersKeyAndIssuersNames(t *testing.T) {
+	crt := certificate()
+	good, _ := issued(t, crt, t0)
+	req, _ := NewRequest(&crt.Spec)
+
+	// A Secret a user made with only a key: offered for reuse.
+	own := good.DeepCopy()
+	delete(own.Data, "tls.crt")
+	own.Annotations = nil
+	if d := Check(crt, req, own, t0); d.Reason != ReasonMissingData || d.Key == nil {
+		t.Errorf("a user's key alone: %q, key offered %v", d.Reason, d.Key != nil)
+	}
+	// A key of another algorithm than the spec's is not.
+	rsaCrt := certificate()
+	rsaCrt.Spec.PrivateKey.Algorithm = "RSA"
+	rsaReq, _ := NewRequest(&rsaCrt.Spec)
+	if d := Check(rsaCrt, rsaReq, own, t0); d.Key != nil {
+		t.Error("an ECDSA key was offered for an RSA spec")
+	}
+
+	// An issuer that certified other names than asked, for this very spec
+	// (the hash says so): no reissue, which would only loop.
+	changed := certificate()
+	changed.Spec.IPAddresses = nil
+	changedReq, _ := NewRequest(&changed.Spec)
+	s := good.DeepCopy()
+	s.Annotations[AnnotationRequestHash] = changedReq.Hash
+	if d := Check(changed, changedReq, s, t0.Add(time.Hour)); d.Issue {
+		t.Errorf("reissued a certificate the issuer shaped: %s", d.Message)
+	}
+}
+
 func TestSecretDataAndMetadata(t *testing.T) {
 	crt := certificate()
 	crt.Spec.Subject = &cmv1.X509Subject{Organizations: []string{"example"}}
@@ -286,8 +328,8 @@ func TestSecretDataAndMetadata(t *testing.T) {
 		t.Error("tls-combined.pem is not the key followed by the chain")
 	}
 	key, leaf, cas, err := pkcs12.DecodeChain(secret.Data[KeyPKCS12Keystore], "p12pass")
-	if signer, ok := key.(crypto.Signer); err != nil || !ok || !pki.KeyMatches(leaf.PublicKey, signer) || len(cas) != 0 {
-		t.Errorf("keystore.p12: %v", err)
+	if signer, ok := key.(crypto.Signer); err != nil || !ok || !pki.KeyMatches(leaf.PublicKey, signer) || len(cas) != 1 || !cas[0].Equal(in.CA) {
+		t.Errorf("keystore.p12 (want the leaf, its key and the CA): %v", err)
 	}
 	if ts, err := pkcs12.DecodeTrustStore(secret.Data[KeyPKCS12Truststore], "p12pass"); err != nil || len(ts) != 1 || !ts[0].Equal(in.CA) {
 		t.Errorf("truststore.p12: %v", err)
@@ -298,6 +340,9 @@ func TestSecretDataAndMetadata(t *testing.T) {
 	}
 	if _, err := ks.GetPrivateKeyEntry(DefaultJKSAlias, []byte("jkspass")); err != nil {
 		t.Errorf("keystore.jks entry %q: %v", DefaultJKSAlias, err)
+	}
+	if !ks.IsTrustedCertificateEntry("ca") {
+		t.Error("keystore.jks does not trust the CA")
 	}
 
 	stale := secret.DeepCopy()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/pkg/pki"
 )
 
 // maxJitter bounds how far renewal is spread after its nominal time.
@@ -28,7 +29,14 @@ func RenewalTime(notBefore, notAfter time.Time, spec *cmv1.CertificateSpec, seed
 	if spec.Renewal != nil && spec.Renewal.Policy == "Disabled" {
 		return time.Time{}, false
 	}
-	lifetime := notAfter.Sub(notBefore)
+	// certplane backdates NotBefore (pki.DefaultBackdate); the lifetime
+	// counts from issuance, so that a renewBefore reaching back before it
+	// falls back to the default instead of renewing at once, forever.
+	start := notBefore
+	if notAfter.Sub(notBefore) > 2*pki.DefaultBackdate {
+		start = notBefore.Add(pki.DefaultBackdate)
+	}
+	lifetime := notAfter.Sub(start)
 	before := lifetime / 3
 	switch {
 	case spec.RenewBefore != nil && spec.RenewBefore.Duration > 0 && spec.RenewBefore.Duration < lifetime:
@@ -37,6 +45,10 @@ func RenewalTime(notBefore, notAfter time.Time, spec *cmv1.CertificateSpec, seed
 		before = lifetime * time.Duration(*spec.RenewBeforePercentage) / 100
 	}
 	nominal := notAfter.Add(-before).Truncate(time.Second)
+	if !nominal.After(start) {
+		before = lifetime / 3
+		nominal = notAfter.Add(-before).Truncate(time.Second)
+	}
 	spread := min(nominal.Sub(notBefore)/10, before/10, maxJitter)
 	if spread <= time.Second || len(seed) == 0 {
 		return nominal, true

@@ -107,6 +107,9 @@ func NewRequest(spec *cmv1.CertificateSpec) (*Request, error) {
 	if rb := spec.RenewBefore; rb != nil && rb.Duration < MinRenewBefore {
 		return nil, fmt.Errorf("spec.renewBefore: %s is shorter than the minimum of %s", rb.Duration, MinRenewBefore)
 	}
+	if rb := spec.RenewBefore; rb != nil && rb.Duration >= t.Duration {
+		return nil, fmt.Errorf("spec.renewBefore: %s must be shorter than the duration, %s", rb.Duration, t.Duration)
+	}
 	if p := spec.RenewBeforePercentage; p != nil && (*p <= 0 || *p >= 100) {
 		return nil, fmt.Errorf("spec.renewBeforePercentage: %d is not between 0 and 100", *p)
 	}

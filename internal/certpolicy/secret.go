@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ type Issued struct {
 	Chain []*x509.Certificate
 	// CA is what goes into ca.crt; nil when the issuer does not know it.
 	CA *x509.Certificate
+	// CABundle, if set, is written to ca.crt as it is (an external
+	// issuer's status.ca, which may hold several roots).
+	CABundle []byte
 	// Revision and RequestHash are recorded in the Secret's annotations.
 	Revision    int
 	RequestHash string
@@ -62,6 +66,9 @@ func SecretData(spec *cmv1.CertificateSpec, in *Issued, pw Passwords, rand io.Re
 	}
 	if in.CA != nil {
 		data[KeyCA] = pki.EncodeCertificatesPEM(in.CA)
+	}
+	if len(in.CABundle) > 0 {
+		data[KeyCA] = in.CABundle
 	}
 	for _, f := range spec.AdditionalOutputFormats {
 		switch f.Type {
@@ -88,7 +95,9 @@ func SecretData(spec *cmv1.CertificateSpec, in *Issued, pw Passwords, rand io.Re
 			return nil, err
 		}
 		enc = enc.WithRand(rand)
-		if data[KeyPKCS12Keystore], err = enc.Encode(in.Key, in.Chain[0], in.Chain[1:], pw.PKCS12); err != nil {
+		// The keystore's CA list holds the intermediates and the CA, as
+		// cert-manager writes it.
+		if data[KeyPKCS12Keystore], err = enc.Encode(in.Key, in.Chain[0], append(slices.Clone(in.Chain[1:]), cas...), pw.PKCS12); err != nil {
 			return nil, fmt.Errorf("encoding the PKCS#12 keystore: %w", err)
 		}
 		if len(cas) > 0 {
@@ -140,6 +149,14 @@ func jks(in *Issued, cas []*x509.Certificate, alias, password string, rand io.Re
 	ks := keystore.New(keystore.WithCustomRandomNumberGenerator(rand))
 	if err := ks.SetPrivateKeyEntry(alias, entry, []byte(password)); err != nil {
 		return nil, nil, fmt.Errorf("encoding the JKS keystore: %w", err)
+	}
+	if len(cas) > 0 {
+		// As cert-manager does, the keystore also trusts the CA.
+		if err := ks.SetTrustedCertificateEntry("ca", keystore.TrustedCertificateEntry{
+			CreationTime: now, Certificate: keystore.Certificate{Type: "X509", Content: cas[0].Raw},
+		}); err != nil {
+			return nil, nil, fmt.Errorf("encoding the JKS keystore: %w", err)
+		}
 	}
 	var kb bytes.Buffer
 	if err := ks.Store(&kb, []byte(password)); err != nil {

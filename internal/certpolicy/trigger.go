@@ -64,9 +64,12 @@ type Decision struct {
 	Issue   bool
 	Reason  string
 	Message string
-	// Current is the Secret's pair, if it has a usable one (even when it is
-	// reissued: rotationPolicy Never keeps its key).
+	// Current is the Secret's pair, if it has a usable one.
 	Current *Current
+	// Key is the Secret's private key when it parses and is what the spec
+	// asks for, whether or not a certificate goes with it: rotationPolicy
+	// Never keeps it, as does a key a user put there to be certified.
+	Key crypto.Signer
 }
 
 // Check compares a Certificate and the Secret it names (nil if missing)
@@ -79,24 +82,35 @@ func Check(crt *cmv1.Certificate, req *Request, secret *corev1.Secret, now time.
 		return issue(ReasonDoesNotExist, "Secret does not exist")
 	}
 	certPEM, keyPEM := secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
-	if len(certPEM) == 0 || len(keyPEM) == 0 {
-		return issue(ReasonMissingData, "Secret does not contain a certificate and private key")
+	var usableKey crypto.Signer
+	key, keyErr := pki.ParsePrivateKeyPEM(keyPEM)
+	if keyErr == nil {
+		if alg, bits := pki.KeyDescription(key.Public()); keyMatchesSpec(req.Key, alg, bits) {
+			usableKey = key
+		}
 	}
-	key, err := pki.ParsePrivateKeyPEM(keyPEM)
-	if err != nil {
-		return issue(ReasonInvalidKeyPair, "Secret contains an invalid private key: %v", err)
+	withKey := func(reason, format string, args ...any) Decision {
+		out := issue(reason, format, args...)
+		out.Key = usableKey
+		return out
+	}
+	if len(certPEM) == 0 || len(keyPEM) == 0 {
+		return withKey(ReasonMissingData, "Secret does not contain a certificate and private key")
+	}
+	if keyErr != nil {
+		return issue(ReasonInvalidKeyPair, "Secret contains an invalid private key: %v", keyErr)
 	}
 	chain, err := pki.ParseCertificatesPEM(certPEM)
 	if err != nil {
-		return issue(ReasonInvalidCertificate, "Secret contains an invalid certificate: %v", err)
+		return withKey(ReasonInvalidCertificate, "Secret contains an invalid certificate: %v", err)
 	}
 	if !pki.KeyMatches(chain[0].PublicKey, key) {
-		return issue(ReasonInvalidKeyPair, "Secret contains a private key that does not match its certificate")
+		return withKey(ReasonInvalidKeyPair, "Secret contains a private key that does not match its certificate")
 	}
 	cur := &Current{Chain: chain, Key: key}
 	cur.Revision, _ = strconv.Atoi(secret.Annotations[AnnotationRevision])
 	d := func(reason, format string, args ...any) Decision {
-		out := issue(reason, format, args...)
+		out := withKey(reason, format, args...)
 		out.Current = cur
 		return out
 	}
@@ -106,10 +120,14 @@ func Check(crt *cmv1.Certificate, req *Request, secret *corev1.Secret, now time.
 	if alg, bits := pki.KeyDescription(key.Public()); !keyMatchesSpec(req.Key, alg, bits) {
 		return d(ReasonSecretMismatch, "Secret's private key (%s %d) does not match spec.privateKey (%s)", alg, bits, req.Key)
 	}
-	if h := secret.Annotations[AnnotationRequestHash]; h != "" && h != req.Hash {
+	h := secret.Annotations[AnnotationRequestHash]
+	if h != "" && h != req.Hash {
 		return d(ReasonRequestChanged, "the spec changed since the certificate was issued")
 	}
-	if fields := mismatches(req.Template, chain[0]); len(fields) > 0 {
+	// With the hash of this spec, the certificate was issued for it, even if
+	// an issuer changed what it certifies; without one (cert-manager wrote
+	// the Secret), the certificate itself is compared.
+	if fields := mismatches(req.Template, chain[0]); h == "" && len(fields) > 0 {
 		return d(ReasonIncorrectCert, "the certificate does not match the spec: %s", strings.Join(fields, ", "))
 	}
 	leaf := chain[0]
@@ -122,7 +140,7 @@ func Check(crt *cmv1.Certificate, req *Request, secret *corev1.Secret, now time.
 	if c := condition(crt.Status.Conditions, "Issuing"); c != nil && c.Status == cmv1.ConditionTrue && c.Reason == ReasonManuallyTriggered {
 		return d(ReasonManuallyTriggered, "a renewal was requested (%s)", c.Message)
 	}
-	return Decision{Current: cur}
+	return Decision{Current: cur, Key: usableKey}
 }
 
 // Seed is what spreads one certificate's renewal time.

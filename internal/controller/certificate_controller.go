@@ -83,8 +83,18 @@ type CertificateReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one Certificate's Secret and status up to date.
+// Reconcile brings one Certificate's Secret and status up to date. A write
+// that lost to a newer version looks again at once: the newer version may be
+// a status change, which the watch filters out.
 func (r *CertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	res, err := r.reconcile(ctx, req)
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{Requeue: true}, nil
+	}
+	return res, err
+}
+
+func (r *CertificateReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	crt := &cmv1.Certificate{}
 	if err := r.Reader.Get(ctx, req.NamespacedName, crt); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -101,6 +111,13 @@ func (r *CertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	return r.withSecret(ctx, crt, request, secret, now, true)
+}
+
+// withSecret decides and acts given the Secret as read. mayRetry allows
+// one more pass with the Secret read live, for a Secret the cache does not
+// hold (one certplane did not write).
+func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certificate, request *certpolicy.Request, secret *corev1.Secret, now time.Time, mayRetry bool) (ctrl.Result, error) {
 	if secret != nil {
 		if owner := secret.Annotations[certpolicy.AnnotationCertName]; owner != "" && owner != crt.Name {
 			if other := (&cmv1.Certificate{}); r.Reader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: owner}, other) == nil && other.Spec.SecretName == crt.Spec.SecretName {
@@ -118,6 +135,17 @@ func (r *CertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if !builtIn(crt.Spec.IssuerRef) {
 		return r.external(ctx, crt, request, secret, decision, now)
+	}
+	if secret == nil && mayRetry {
+		// A Secret certplane did not write is not cached: look it up
+		// before issuing into its name, so that its key can be kept.
+		live, err := r.liveSecret(ctx, crt)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if live != nil {
+			return r.withSecret(ctx, crt, request, live, now, false)
+		}
 	}
 	iss, err := r.Issuers.Resolve(ctx, crt.Namespace, crt.Spec.IssuerRef, now)
 	if err != nil {
@@ -166,6 +194,21 @@ func (r *CertificateReconciler) rand() io.Reader {
 	return rand.Reader
 }
 
+// liveSecret reads the Certificate's Secret from the apiserver; nil if it
+// does not exist.
+func (r *CertificateReconciler) liveSecret(ctx context.Context, crt *cmv1.Certificate) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}, s)
+	switch {
+	case err == nil:
+		return s, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
 // secret reads the Certificate's Secret: from the cache, or from the
 // apiserver when the cache does not have it but the Certificate says it was
 // issued (the Secret lost its label, or the cache is behind).
@@ -193,16 +236,14 @@ func (r *CertificateReconciler) backoff(crt *cmv1.Certificate, now time.Time) ti
 	if st.FailedIssuanceAttempts == nil || st.LastFailureTime == nil {
 		return 0
 	}
-	if c := findCondition(st.Conditions, "Issuing"); c == nil || c.ObservedGeneration != crt.Generation {
+	c := findCondition(st.Conditions, "Issuing")
+	if c == nil || c.ObservedGeneration != crt.Generation {
 		return 0
 	}
-	minB, maxB := r.MinBackoff, r.MaxBackoff
-	if minB <= 0 {
-		minB = time.Hour
+	if c.Status == cmv1.ConditionTrue && c.Reason == certpolicy.ReasonManuallyTriggered {
+		return 0 // `cmctl renew` asks for an attempt now
 	}
-	if maxB <= 0 {
-		maxB = 32 * time.Hour
-	}
+	minB, maxB := r.backoffBounds()
 	until := st.LastFailureTime.Add(certpolicy.Backoff(*st.FailedIssuanceAttempts, minB, maxB))
 	if now.Before(until) {
 		return until.Sub(now)
@@ -216,14 +257,9 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 	if err != nil {
 		return r.waitForPasswords(ctx, crt, d, err, now)
 	}
-	var key crypto.Signer
-	if d.Current != nil && crt.Spec.PrivateKey != nil && crt.Spec.PrivateKey.RotationPolicy == "Never" && d.Reason != certpolicy.ReasonSecretMismatch {
-		key = d.Current.Key
-	} else {
-		var err error
-		if key, err = pki.GenerateKey(r.rand(), request.Key); err != nil {
-			return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("generating the private key: %v", err), now)
-		}
+	key, err := r.keyFor(crt, request, d)
+	if err != nil {
+		return r.failed(ctx, crt, d, fmt.Sprintf("generating the private key: %v", err), now)
 	}
 	var (
 		leaf *x509.Certificate
@@ -237,7 +273,7 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 		out.Chain, out.CA = []*x509.Certificate{leaf}, leaf
 	}
 	if err != nil {
-		return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("signing: %v", err), now)
+		return r.failed(ctx, crt, d, fmt.Sprintf("signing: %v", err), now)
 	}
 	revision := 1
 	if crt.Status.Revision != nil {
@@ -249,11 +285,12 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 	out.Revision = revision
 	if err := r.writeSecret(ctx, crt, secret, out, pw); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			// The cache is behind the Secret: look again once it caught up.
+			// The Secret changed since it was read (or the cache is behind):
+			// nothing was written; decide again on what is there now.
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
 		if pe := (*passwordError)(nil); asPasswordError(err, &pe) {
-			return ctrl.Result{}, r.failed(ctx, crt, pe.Error(), now)
+			return r.failed(ctx, crt, d, pe.Error(), now)
 		}
 		return ctrl.Result{}, err
 	}
@@ -264,6 +301,15 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
 		"The certificate has been successfully issued (revision %d, serial %s): %s", revision, leaf.SerialNumber.Text(16), d.Message)
 	return r.requeueAt(crt, leaf, now), nil
+}
+
+// keyFor is the key to certify: the Secret's own under rotationPolicy
+// Never (when it is what the spec asks for), else a new one.
+func (r *CertificateReconciler) keyFor(crt *cmv1.Certificate, request *certpolicy.Request, d certpolicy.Decision) (crypto.Signer, error) {
+	if crt.Spec.PrivateKey != nil && crt.Spec.PrivateKey.RotationPolicy == "Never" && d.Key != nil {
+		return d.Key, nil
+	}
+	return pki.GenerateKey(r.rand(), request.Key)
 }
 
 func issuerKind(spec *cmv1.IssuerSpec) string {
@@ -285,7 +331,7 @@ func (r *CertificateReconciler) upToDate(ctx context.Context, crt *cmv1.Certific
 	}
 	in := &certpolicy.Issued{Key: cur.Key, KeyFormat: request.KeyFormat, Chain: cur.Chain, Revision: revision, RequestHash: request.Hash}
 	if cas, err := pki.ParseCertificatesPEM(secret.Data[certpolicy.KeyCA]); err == nil {
-		in.CA = cas[0]
+		in.CA, in.CABundle = cas[0], secret.Data[certpolicy.KeyCA]
 	}
 	if !certpolicy.SecretCurrent(secret, crt, in) {
 		pw, err := r.passwords(ctx, crt)
@@ -390,7 +436,12 @@ func (r *CertificateReconciler) waitForPasswords(ctx context.Context, crt *cmv1.
 		return ctrl.Result{}, err
 	}
 	msg := fmt.Sprintf("%s; waiting for the keystore password: %s", d.Message, pe.Error())
-	issuing := &cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionTrue, Reason: d.Reason, Message: msg}
+	issuing := &cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionTrue, Reason: d.Reason, Message: msg, ObservedGeneration: crt.Generation}
+	if r.stillValid(crt, d, now) {
+		next := crt.DeepCopy()
+		setCondition(&next.Status, *issuing, now)
+		return ctrl.Result{RequeueAfter: passwordRecheck}, r.updateStatus(ctx, crt, next)
+	}
 	return ctrl.Result{RequeueAfter: passwordRecheck}, r.notReady(ctx, crt, reasonKeystorePassword, msg, issuing, now)
 }
 
@@ -479,8 +530,10 @@ func (r *CertificateReconciler) notReady(ctx context.Context, crt *cmv1.Certific
 }
 
 // failed records a failed issuance: Issuing=False reason Failed, one more
-// failed attempt, and the time, which starts the backoff.
-func (r *CertificateReconciler) failed(ctx context.Context, crt *cmv1.Certificate, message string, now time.Time) error {
+// failed attempt, and the time, which starts the backoff; it comes back
+// when the backoff ends. Ready stays True while the current certificate is
+// still good.
+func (r *CertificateReconciler) failed(ctx context.Context, crt *cmv1.Certificate, d certpolicy.Decision, message string, now time.Time) (ctrl.Result, error) {
 	next := crt.DeepCopy()
 	n := 1
 	if p := crt.Status.FailedIssuanceAttempts; p != nil {
@@ -490,12 +543,26 @@ func (r *CertificateReconciler) failed(ctx context.Context, crt *cmv1.Certificat
 	next.Status.LastFailureTime = timePtr(now)
 	msg := fmt.Sprintf("The certificate request has failed to complete and will be retried: %s", message)
 	setCondition(&next.Status, cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionFalse, Reason: reasonFailed, Message: msg, ObservedGeneration: crt.Generation}, now)
-	setCondition(&next.Status, cmv1.CertificateCondition{Type: "Ready", Status: cmv1.ConditionFalse, Reason: reasonFailed, Message: msg, ObservedGeneration: crt.Generation}, now)
+	if !r.stillValid(crt, d, now) {
+		setCondition(&next.Status, cmv1.CertificateCondition{Type: "Ready", Status: cmv1.ConditionFalse, Reason: reasonFailed, Message: msg, ObservedGeneration: crt.Generation}, now)
+	}
 	if err := r.updateStatus(ctx, crt, next); err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	r.Events.Eventf(crt, nil, corev1.EventTypeWarning, reasonFailed, "Issue", "%s", msg)
-	return nil
+	minB, maxB := r.backoffBounds()
+	return ctrl.Result{RequeueAfter: certpolicy.Backoff(n, minB, maxB)}, nil
+}
+
+func (r *CertificateReconciler) backoffBounds() (time.Duration, time.Duration) {
+	minB, maxB := r.MinBackoff, r.MaxBackoff
+	if minB <= 0 {
+		minB = time.Hour
+	}
+	if maxB <= 0 {
+		maxB = 32 * time.Hour
+	}
+	return minB, maxB
 }
 
 func (r *CertificateReconciler) updateStatus(ctx context.Context, old, next *cmv1.Certificate) error {
@@ -503,10 +570,7 @@ func (r *CertificateReconciler) updateStatus(ctx context.Context, old, next *cmv
 		return nil
 	}
 	if err := r.Status.Update(ctx, next); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return nil // a newer version is on its way through the watch
-		}
-		return err
+		return client.IgnoreNotFound(err)
 	}
 	return nil
 }

@@ -28,6 +28,15 @@ const (
 	labelNextPrivateKey  = "cert-manager.io/next-private-key"
 )
 
+// crReadyAt is when a CertificateRequest reached its final Ready
+// condition (its creation if it has none).
+func crReadyAt(cr *cmv1.CertificateRequest) time.Time {
+	if c := crpolicy.FindCondition(cr.Status.Conditions, "Ready"); c != nil && c.LastTransitionTime != nil {
+		return c.LastTransitionTime.Truncate(time.Second)
+	}
+	return cr.CreationTimestamp.Truncate(time.Second)
+}
+
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=delete
 
@@ -48,35 +57,45 @@ func (r *CertificateReconciler) external(ctx context.Context, crt *cmv1.Certific
 		return ctrl.Result{}, err
 	}
 	if apierrors.IsNotFound(err) {
+		// The cached Secret may be behind a just-completed issuance: decide
+		// on the live one before asking the issuer again.
+		live, err := r.liveSecret(ctx, crt)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if d = certpolicy.Check(crt, request, live, now); !d.Issue {
+			return r.upToDate(ctx, crt, request, live, d.Current, now)
+		}
 		return r.requestExternal(ctx, crt, request, d, crName, revision, now)
 	}
+	if !metav1.IsControlledBy(cr, crt) || cr.Annotations[certpolicy.AnnotationRequestHash] != request.Hash ||
+		!equalRefs(cr.Spec.IssuerRef, crt.Spec.IssuerRef) {
+		// A request for another spec, issuer or Certificate of this name:
+		// ask again.
+		return ctrl.Result{Requeue: true}, client.IgnoreNotFound(r.Writer.Delete(ctx, cr))
+	}
+	// A failure of this request already counted (and its backoff, checked
+	// by the caller, has passed): drop it and ask again.
+	failureRecorded := crt.Status.LastFailureTime != nil && !crt.Status.LastFailureTime.Time.Before(crReadyAt(cr))
 	state := crpolicy.StateOf(cr)
 	switch {
+	case (state.Ready || state.Failed || state.Denied) && failureRecorded:
+		return ctrl.Result{Requeue: true}, client.IgnoreNotFound(r.Writer.Delete(ctx, cr))
 	case state.Ready && len(cr.Status.Certificate) > 0:
 		return r.completeExternal(ctx, crt, request, secret, cr, d, revision, now)
 	case state.Failed || state.Denied:
-		failedAt := cr.CreationTimestamp.Time
-		if c := crpolicy.FindCondition(cr.Status.Conditions, "Ready"); c != nil && c.LastTransitionTime != nil {
-			failedAt = c.LastTransitionTime.Time
+		msg := fmt.Sprintf("CertificateRequest %q failed", crName)
+		if c := crpolicy.FindCondition(cr.Status.Conditions, "Ready"); c != nil {
+			msg += ": " + c.Message
 		}
-		if crt.Status.LastFailureTime == nil || crt.Status.LastFailureTime.Time.Before(failedAt.Truncate(time.Second)) {
-			msg := fmt.Sprintf("CertificateRequest %q failed", crName)
-			if c := crpolicy.FindCondition(cr.Status.Conditions, "Ready"); c != nil {
-				msg += ": " + c.Message
-			}
-			if err := r.failed(ctx, crt, msg, now); err != nil {
-				return ctrl.Result{}, err
-			}
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		// The backoff has passed (Reconcile checked): try again.
-		if err := r.Writer.Delete(ctx, cr); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, nil
+		return r.failed(ctx, crt, d, msg, now)
 	default:
 		return ctrl.Result{}, nil // the request's watch brings us back
 	}
+}
+
+func equalRefs(a, b cmv1.ObjectReference) bool {
+	return a.Name == b.Name && a.Kind == b.Kind && a.Group == b.Group
 }
 
 // requestExternal keeps the next key in a Secret and creates the request.
@@ -98,7 +117,7 @@ func (r *CertificateReconciler) requestExternal(ctx context.Context, crt *cmv1.C
 	}
 	csrPEM, err := pki.CreateTemplateCSR(r.rand(), request.Template, key)
 	if err != nil {
-		return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("creating the certificate request: %v", err), now)
+		return r.failed(ctx, crt, d, fmt.Sprintf("creating the certificate request: %v", err), now)
 	}
 	usages := make([]cmv1.KeyUsage, len(request.Template.Usages))
 	for i, u := range request.Template.Usages {
@@ -112,6 +131,7 @@ func (r *CertificateReconciler) requestExternal(ctx context.Context, crt *cmv1.C
 				certpolicy.AnnotationCertName:           crt.Name,
 				annotationCRRevision:                    strconv.Itoa(revision),
 				crpolicy.AnnotationPrivateKeySecretName: keySecret,
+				certpolicy.AnnotationRequestHash:        request.Hash,
 			},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: cmv1.GroupVersion.String(), Kind: "Certificate", Name: crt.Name, UID: crt.UID, Controller: &t, BlockOwnerDeletion: &t,
@@ -135,6 +155,9 @@ func (r *CertificateReconciler) nextKey(ctx context.Context, crt *cmv1.Certifica
 	if name := crt.Status.NextPrivateKeySecretName; name != nil {
 		s := &corev1.Secret{}
 		err := r.Secrets.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: *name}, s)
+		if apierrors.IsNotFound(err) { // just created, or the cache is behind
+			err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: *name}, s)
+		}
 		if err == nil {
 			if k, err := pki.ParsePrivateKeyPEM(s.Data[corev1.TLSPrivateKeyKey]); err == nil {
 				return k, *name, nil
@@ -143,14 +166,9 @@ func (r *CertificateReconciler) nextKey(ctx context.Context, crt *cmv1.Certifica
 			return nil, "", err
 		}
 	}
-	var key crypto.Signer
-	if d.Current != nil && crt.Spec.PrivateKey != nil && crt.Spec.PrivateKey.RotationPolicy == "Never" && d.Reason != certpolicy.ReasonSecretMismatch {
-		key = d.Current.Key
-	} else {
-		var err error
-		if key, err = pki.GenerateKey(r.rand(), request.Key); err != nil {
-			return nil, "", err
-		}
+	key, err := r.keyFor(crt, request, d)
+	if err != nil {
+		return nil, "", err
 	}
 	keyPEM, err := pki.MarshalPrivateKeyPEM(key, pki.FormatPKCS8)
 	if err != nil {
@@ -178,11 +196,15 @@ func (r *CertificateReconciler) nextKey(ctx context.Context, crt *cmv1.Certifica
 func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.Certificate, request *certpolicy.Request, secret *corev1.Secret, cr *cmv1.CertificateRequest, d certpolicy.Decision, revision int, now time.Time) (ctrl.Result, error) {
 	chain, err := pki.ParseCertificatesPEM(cr.Status.Certificate)
 	if err != nil {
-		return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("CertificateRequest %q holds an invalid certificate: %v", cr.Name, err), now)
+		return r.failed(ctx, crt, d, fmt.Sprintf("CertificateRequest %q holds an invalid certificate: %v", cr.Name, err), now)
 	}
 	keyName := cr.Annotations[crpolicy.AnnotationPrivateKeySecretName]
 	ks := &corev1.Secret{}
-	if err := r.Secrets.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: keyName}, ks); err != nil {
+	err = r.Secrets.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: keyName}, ks)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: keyName}, ks)
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			// The key is gone: ask again with a new one.
 			return ctrl.Result{}, client.IgnoreNotFound(r.Writer.Delete(ctx, cr))
@@ -191,10 +213,10 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 	}
 	key, err := pki.ParsePrivateKeyPEM(ks.Data[corev1.TLSPrivateKeyKey])
 	if err != nil || !pki.KeyMatches(chain[0].PublicKey, key) {
-		return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("the certificate of CertificateRequest %q does not match its private key", cr.Name), now)
+		return r.failed(ctx, crt, d, fmt.Sprintf("the certificate of CertificateRequest %q does not match its private key", cr.Name), now)
 	}
 	if !now.Before(chain[0].NotAfter) {
-		return ctrl.Result{}, r.failed(ctx, crt, fmt.Sprintf("CertificateRequest %q was issued a certificate that expired on %s", cr.Name, chain[0].NotAfter.UTC().Format(time.RFC3339)), now)
+		return r.failed(ctx, crt, d, fmt.Sprintf("CertificateRequest %q was issued a certificate that expired on %s", cr.Name, chain[0].NotAfter.UTC().Format(time.RFC3339)), now)
 	}
 	out := &certpolicy.Issued{Key: key, KeyFormat: request.KeyFormat, RequestHash: request.Hash, Revision: revision}
 	for _, c := range chain {
@@ -203,7 +225,7 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 		}
 	}
 	if cas, err := pki.ParseCertificatesPEM(cr.Status.CA); err == nil {
-		out.CA = cas[0]
+		out.CA, out.CABundle = cas[0], cr.Status.CA // ca.crt as the issuer gave it
 	}
 	pw, err := r.passwords(ctx, crt)
 	if err != nil {
@@ -223,7 +245,7 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 	}
 	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
 		"The certificate has been successfully issued (revision %d, serial %s) by %s %q", revision, chain[0].SerialNumber.Text(16), crt.Spec.IssuerRef.Kind, crt.Spec.IssuerRef.Name)
-	if err := r.Writer.Delete(ctx, ks); client.IgnoreNotFound(err) != nil {
+	if err := r.deleteNextKeys(ctx, crt); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.pruneRequests(ctx, crt, revision); err != nil {
@@ -262,6 +284,23 @@ func (r *CertificateReconciler) pruneRequests(ctx context.Context, crt *cmv1.Cer
 			return err
 		}
 		revs = revs[1:]
+	}
+	return nil
+}
+
+// deleteNextKeys deletes every next-private-key Secret the Certificate
+// owns: once issued, none is needed, and they hold private keys.
+func (r *CertificateReconciler) deleteNextKeys(ctx context.Context, crt *cmv1.Certificate) error {
+	var list corev1.SecretList
+	if err := r.Secrets.List(ctx, &list, client.InNamespace(crt.Namespace), client.MatchingLabels{labelNextPrivateKey: "true"}); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		if s := &list.Items[i]; metav1.IsControlledBy(s, crt) {
+			if err := r.Writer.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -41,6 +41,7 @@ var (
 	RSA4096    = KeySpec{RSA, 4096}
 	ECDSAP256  = KeySpec{ECDSA, 256}
 	ECDSAP384  = KeySpec{ECDSA, 384}
+	ECDSAP521  = KeySpec{ECDSA, 521}
 	Ed25519Key = KeySpec{Algorithm: Ed25519}
 )
 
@@ -88,8 +89,8 @@ func (s KeySpec) Validate() error {
 			return fmt.Errorf("%w: RSA size %d", ErrUnsupportedKey, s.Size)
 		}
 	case ECDSA:
-		if s.Size != 256 && s.Size != 384 {
-			return fmt.Errorf("%w: ECDSA size %d (want 256 or 384)", ErrUnsupportedKey, s.Size)
+		if s.Size != 256 && s.Size != 384 && s.Size != 521 {
+			return fmt.Errorf("%w: ECDSA size %d (want 256, 384 or 521)", ErrUnsupportedKey, s.Size)
 		}
 	case Ed25519:
 	default:
@@ -140,8 +141,11 @@ func GenerateKey(rand io.Reader, spec KeySpec) (crypto.Signer, error) {
 		key, err = rsa.GenerateKey(rand, spec.Size)
 	case ECDSA:
 		curve := elliptic.P256()
-		if spec.Size == 384 {
+		switch spec.Size {
+		case 384:
 			curve = elliptic.P384()
+		case 521:
+			curve = elliptic.P521()
 		}
 		key, err = ecdsa.GenerateKey(curve, rand)
 	case Ed25519:

@@ -396,6 +396,35 @@ spec:
 		}
 	})
 
+	t.Run("a Secret a user made with their own key is certified, keeping the key", func(t *testing.T) {
+		kdir := t.TempDir()
+		openssl(t, kdir, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "own.key")
+		mustKubectl(t, admin, "create", "secret", "generic", "byo-tls", "-n", "sandbox", "--from-file=tls.key="+filepath.Join(kdir, "own.key"))
+		writeFile(t, filepath.Join(dir, "byo.yaml"), `apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: byo, namespace: sandbox}
+spec:
+  secretName: byo-tls
+  dnsNames: [byo.example]
+  privateKey: {algorithm: ECDSA, rotationPolicy: Never}
+  issuerRef: {name: my-ca-issuer}
+`)
+		mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "byo.yaml"))
+		waitCertificate(t, admin, "sandbox", "byo", 1)
+		leaf := leafOf(t, admin, "sandbox", "byo-tls")
+		userPub := openssl(t, kdir, "pkey", "-in", "own.key", "-pubout")
+		got, err := pki.MarshalPublicKeyPEM(leaf.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(string(got)) != strings.TrimSpace(userPub) {
+			t.Error("the certificate is not for the user's key")
+		}
+		if typ := mustKubectl(t, admin, "get", "secret", "byo-tls", "-n", "sandbox", "-o", "jsonpath={.type}"); typ != "Opaque" {
+			t.Errorf("the Secret's type changed to %q", typ)
+		}
+	})
+
 	t.Run("a short-lived certificate renews by itself", func(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "short.yaml"), `apiVersion: cert-manager.io/v1
 kind: Certificate
