@@ -42,6 +42,9 @@ const (
 	reasonKeystorePassword = "KeystorePasswordUnavailable"
 	readyMessage           = "Certificate is up to date and has not expired"
 	indexIssuerRef         = "spec.issuerRef"
+	// retrySoon is the wait before looking again after a write lost to a
+	// newer version or a stale request was dropped.
+	retrySoon = 100 * time.Millisecond
 )
 
 var issuedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -89,7 +92,7 @@ type CertificateReconciler struct {
 func (r *CertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	res, err := r.reconcile(ctx, req)
 	if apierrors.IsConflict(err) {
-		return ctrl.Result{Requeue: true}, nil
+		return ctrl.Result{RequeueAfter: retrySoon}, nil
 	}
 	return res, err
 }

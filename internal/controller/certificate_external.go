@@ -72,7 +72,7 @@ func (r *CertificateReconciler) external(ctx context.Context, crt *cmv1.Certific
 		!equalRefs(cr.Spec.IssuerRef, crt.Spec.IssuerRef) {
 		// A request for another spec, issuer or Certificate of this name:
 		// ask again.
-		return ctrl.Result{Requeue: true}, client.IgnoreNotFound(r.Writer.Delete(ctx, cr))
+		return ctrl.Result{RequeueAfter: retrySoon}, client.IgnoreNotFound(r.Writer.Delete(ctx, cr))
 	}
 	// A failure of this request already counted (and its backoff, checked
 	// by the caller, has passed): drop it and ask again.
@@ -80,7 +80,7 @@ func (r *CertificateReconciler) external(ctx context.Context, crt *cmv1.Certific
 	state := crpolicy.StateOf(cr)
 	switch {
 	case (state.Ready || state.Failed || state.Denied) && failureRecorded:
-		return ctrl.Result{Requeue: true}, client.IgnoreNotFound(r.Writer.Delete(ctx, cr))
+		return ctrl.Result{RequeueAfter: retrySoon}, client.IgnoreNotFound(r.Writer.Delete(ctx, cr))
 	case state.Ready && len(cr.Status.Certificate) > 0:
 		return r.completeExternal(ctx, crt, request, secret, cr, d, revision, now)
 	case state.Failed || state.Denied:
