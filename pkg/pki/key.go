@@ -27,7 +27,7 @@ const (
 )
 
 // KeySpec says which key to generate. Size is the RSA modulus length in bits
-// or the ECDSA curve size (256 or 384); it is ignored for Ed25519.
+// or the ECDSA curve size (256, 384 or 521); it is ignored for Ed25519.
 // The zero value means ECDSA P-256.
 type KeySpec struct {
 	Algorithm KeyAlgorithm
@@ -100,7 +100,7 @@ func (s KeySpec) Validate() error {
 }
 
 // ParseKeySpec reads a key name: "rsa-2048", "rsa-3072", "rsa-4096",
-// "ecdsa-p256", "ecdsa-p384" or "ed25519".
+// "ecdsa-p256", "ecdsa-p384", "ecdsa-p521" or "ed25519".
 func ParseKeySpec(name string) (KeySpec, error) {
 	var s KeySpec
 	n := strings.ToLower(strings.TrimSpace(name))
@@ -116,8 +116,10 @@ func ParseKeySpec(name string) (KeySpec, error) {
 		s = ECDSAP256
 	case n == "ecdsa-p384":
 		s = ECDSAP384
+	case n == "ecdsa-p521":
+		s = ECDSAP521
 	default:
-		return KeySpec{}, fmt.Errorf("%w: %q (want rsa-2048, rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 or ed25519)", ErrUnsupportedKey, name)
+		return KeySpec{}, fmt.Errorf("%w: %q (want rsa-2048, rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519)", ErrUnsupportedKey, name)
 	}
 	if err := s.Validate(); err != nil {
 		return KeySpec{}, err

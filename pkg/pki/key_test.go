@@ -31,7 +31,8 @@ func TestParseKeySpec(t *testing.T) {
 		{"ed25519", pki.Ed25519Key, nil},
 		{"rsa-1024", pki.KeySpec{}, pki.ErrWeakKey},
 		{"rsa-abc", pki.KeySpec{}, pki.ErrUnsupportedKey},
-		{"ecdsa-p521", pki.KeySpec{}, pki.ErrUnsupportedKey},
+		{"ecdsa-p521", pki.ECDSAP521, nil},
+		{"ecdsa-p512", pki.KeySpec{}, pki.ErrUnsupportedKey},
 		{"dsa", pki.KeySpec{}, pki.ErrUnsupportedKey},
 		{"", pki.KeySpec{}, pki.ErrUnsupportedKey},
 	}

@@ -99,7 +99,7 @@ func TestParseRejects(t *testing.T) {
 		{"typo in field", `{"CN":"a","host":["x"]}`, nil},
 		{"no subject", `{}`, nil},
 		{"rsa 1024", `{"CN":"a","key":{"algo":"rsa","size":1024}}`, pki.ErrWeakKey},
-		{"ecdsa 521", `{"CN":"a","key":{"algo":"ecdsa","size":521}}`, pki.ErrUnsupportedKey},
+		{"ecdsa 512", `{"CN":"a","key":{"algo":"ecdsa","size":512}}`, pki.ErrUnsupportedKey},
 		{"dsa", `{"CN":"a","key":{"algo":"dsa"}}`, nil},
 		{"bad expiry", `{"CN":"a","ca":{"expiry":"ten years"}}`, nil},
 		{"negative pathlen", `{"CN":"a","ca":{"pathlen":-1}}`, nil},
