@@ -17,8 +17,10 @@ var ControllerRole []byte
 //go:embed crd/bases/*.yaml
 var CRDs embed.FS
 
-// Policies holds the ValidatingAdmissionPolicy and its binding in policy/:
-// who may approve or deny CertificateRequests.
+// Policies holds the admission policies and their bindings in policy/: who
+// may approve or deny CertificateRequests, and the requester's identity
+// recorded in them.
 //
 //go:embed policy/certificaterequest-approval-policy.yaml policy/certificaterequest-approval-binding.yaml
+//go:embed policy/certificaterequest-identity-policy.yaml policy/certificaterequest-identity-binding.yaml
 var Policies embed.FS

@@ -43,19 +43,56 @@ func InstallCRDs(ctx context.Context, dyn dynamic.Interface) error {
 			return err
 		}
 	}
-	return installPolicies(ctx, dyn)
+	if err := installPolicies(ctx, dyn); err != nil {
+		return err
+	}
+	return waitAdmissible(ctx, dyn)
+}
+
+// waitAdmissible waits until a CertificateRequest passes admission (tried
+// with a server-side dry run): the apiserver's admission policies learn of
+// a new custom resource a moment after it is Established, and until then
+// they refuse to create it.
+func waitAdmissible(ctx context.Context, dyn dynamic.Interface) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cr := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
+		"metadata": map[string]any{"generateName": "certplane-admission-check-", "namespace": "default"},
+		"spec":     map[string]any{"request": "Y2hlY2s=", "issuerRef": map[string]any{"name": "check"}},
+	}}
+	res := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificaterequests"}).Namespace("default")
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := res.Create(ctx, cr, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("CertificateRequests are not admitted yet: %w", err)
+		case <-tick.C:
+		}
+	}
 }
 
 // policyResources are the resources of the kinds in config/policy.
 var policyResources = map[string]schema.GroupVersionResource{
 	"ValidatingAdmissionPolicy":        {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingadmissionpolicies"},
 	"ValidatingAdmissionPolicyBinding": {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingadmissionpolicybindings"},
+	"MutatingAdmissionPolicy":          {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingadmissionpolicies"},
+	"MutatingAdmissionPolicyBinding":   {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingadmissionpolicybindings"},
 }
 
-// installPolicies applies the embedded approval policy of CertificateRequests
-// and its binding, policy first, with server-side apply.
+// installPolicies applies the embedded admission policies of
+// CertificateRequests and their bindings, each policy first, with
+// server-side apply.
 func installPolicies(ctx context.Context, dyn dynamic.Interface) error {
-	for _, f := range []string{"policy/certificaterequest-approval-policy.yaml", "policy/certificaterequest-approval-binding.yaml"} {
+	for _, f := range []string{
+		"policy/certificaterequest-approval-policy.yaml", "policy/certificaterequest-approval-binding.yaml",
+		"policy/certificaterequest-identity-policy.yaml", "policy/certificaterequest-identity-binding.yaml",
+	} {
 		data, err := config.Policies.ReadFile(f)
 		if err != nil {
 			return err

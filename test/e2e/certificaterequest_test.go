@@ -173,6 +173,18 @@ func TestCertificateRequests(t *testing.T) {
 			}
 		})
 
+		t.Run("the requester's identity is recorded, whatever the spec claimed", func(t *testing.T) {
+			createCR(t, admin, dir, "who", newCSR(t, dir, "who", "who.sandbox.svc"), `  username: somebody-else
+  groups: [system:masters]
+  uid: forged
+  extra: {scopes: [everything]}
+  issuerRef: {name: ca}
+`)
+			if got := crField(t, admin, "who", "{.spec.username} {.spec.uid}|{.spec.groups}|{.spec.extra}"); got != `kubernetes-admin |["kubeadm:cluster-admins","system:authenticated"]|` {
+				t.Errorf("spec identity = %q, want admin.conf's user and groups", got)
+			}
+		})
+
 		t.Run("selfSigned signs with the annotated key", func(t *testing.T) {
 			request := newCSR(t, dir, "self", "self-ca")
 			key, err := os.ReadFile(filepath.Join(dir, "self.key"))
