@@ -350,6 +350,16 @@ func TestSecretDataAndMetadata(t *testing.T) {
 	if SecretCurrent(stale, crt, in) {
 		t.Error("a Secret without its JKS keystore is current")
 	}
+	// A template entry dropped from the spec is dropped from the Secret.
+	dropped := crt.DeepCopy()
+	dropped.Spec.SecretTemplate.Annotations = nil
+	if SecretCurrent(secret, dropped, in) {
+		t.Error("a Secret keeping a removed template annotation is current")
+	}
+	wantL, wantA := SecretMetadata(dropped, in)
+	if l, a := StaleMetadata(secret, wantL, wantA); len(l) != 0 || strings.Join(a, ",") != "team" {
+		t.Errorf("stale labels %v, annotations %v; want only the annotation team", l, a)
+	}
 	stale = secret.DeepCopy()
 	stale.Labels["app"] = "other"
 	if SecretCurrent(stale, crt, in) {

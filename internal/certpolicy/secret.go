@@ -219,7 +219,56 @@ func SecretMetadata(crt *cmv1.Certificate, in *Issued) (labels, annotations map[
 	}
 	annotations[AnnotationRevision] = strconv.Itoa(in.Revision)
 	annotations[AnnotationRequestHash] = in.RequestHash
+	if t := crt.Spec.SecretTemplate; t != nil {
+		var keys []string
+		for k := range t.Labels {
+			keys = append(keys, "label:"+k)
+		}
+		for k := range t.Annotations {
+			keys = append(keys, "annotation:"+k)
+		}
+		slices.Sort(keys)
+		if len(keys) > 0 {
+			annotations[AnnotationTemplateKeys] = strings.Join(keys, ",")
+		}
+	}
 	return labels, annotations
+}
+
+// AnnotationTemplateKeys lists the labels and annotations a Secret got from
+// its Certificate's secretTemplate, so that those dropped from the template
+// are dropped from the Secret too.
+const AnnotationTemplateKeys = "certplane.io/template-keys"
+
+// StaleMetadata names the labels and annotations certplane once put on the
+// Secret that the Certificate no longer asks for: secretTemplate entries
+// since removed, and subject annotations the certificate no longer has.
+func StaleMetadata(secret *corev1.Secret, wantLabels, wantAnnotations map[string]string) (labels, annotations []string) {
+	for _, k := range strings.Split(secret.Annotations[AnnotationTemplateKeys], ",") {
+		switch {
+		case strings.HasPrefix(k, "label:"):
+			if name := strings.TrimPrefix(k, "label:"); !hasKey(wantLabels, name) && hasKey(secret.Labels, name) {
+				labels = append(labels, name)
+			}
+		case strings.HasPrefix(k, "annotation:"):
+			if name := strings.TrimPrefix(k, "annotation:"); !hasKey(wantAnnotations, name) && hasKey(secret.Annotations, name) {
+				annotations = append(annotations, name)
+			}
+		}
+	}
+	for k := range secret.Annotations {
+		if (strings.HasPrefix(k, "cert-manager.io/subject-") || k == AnnotationTemplateKeys) && !hasKey(wantAnnotations, k) && !slices.Contains(annotations, k) {
+			annotations = append(annotations, k)
+		}
+	}
+	slices.Sort(labels)
+	slices.Sort(annotations)
+	return labels, annotations
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // SecretCurrent reports whether secret already carries the metadata and
@@ -229,6 +278,9 @@ func SecretMetadata(crt *cmv1.Certificate, in *Issued) (labels, annotations map[
 // Keystores are salted, so only their presence is compared.
 func SecretCurrent(secret *corev1.Secret, crt *cmv1.Certificate, in *Issued) bool {
 	labels, annotations := SecretMetadata(crt, in)
+	if staleL, staleA := StaleMetadata(secret, labels, annotations); len(staleL)+len(staleA) > 0 {
+		return false
+	}
 	for k, v := range labels {
 		if secret.Labels[k] != v {
 			return false

@@ -398,6 +398,13 @@ func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certi
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
+	staleLabels, staleAnnotations := certpolicy.StaleMetadata(s, labels, annotations)
+	for _, k := range staleLabels {
+		delete(s.Labels, k)
+	}
+	for _, k := range staleAnnotations {
+		delete(s.Annotations, k)
+	}
 	for k, v := range labels {
 		s.Labels[k] = v
 	}

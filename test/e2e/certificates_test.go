@@ -425,6 +425,18 @@ spec:
 		}
 	})
 
+	t.Run("a changed secretTemplate updates the Secret without reissuing", func(t *testing.T) {
+		rev := certField(t, admin, "sandbox", "service-a", "{.status.revision}")
+		serial := leafOf(t, admin, "sandbox", "service-a-tls").SerialNumber
+		mustKubectl(t, admin, "patch", "certificate", "service-a", "-n", "sandbox", "--type", "merge", "-p", `{"spec":{"secretTemplate":{"labels":{"app":null,"tier":"web"}}}}`)
+		waitFor(t, 60*time.Second, "the Secret's labels to follow the template", func() bool {
+			return mustKubectl(t, admin, "get", "secret", "service-a-tls", "-n", "sandbox", "-o", "jsonpath={.metadata.labels.app}|{.metadata.labels.tier}") == "|web"
+		})
+		if got := certField(t, admin, "sandbox", "service-a", "{.status.revision}"); got != rev || leafOf(t, admin, "sandbox", "service-a-tls").SerialNumber.Cmp(serial) != 0 {
+			t.Errorf("a template change reissued the certificate (revision %s, was %s)", got, rev)
+		}
+	})
+
 	t.Run("a short-lived certificate renews by itself", func(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "short.yaml"), `apiVersion: cert-manager.io/v1
 kind: Certificate
