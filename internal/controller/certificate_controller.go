@@ -139,17 +139,6 @@ func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certif
 	if !builtIn(crt.Spec.IssuerRef) {
 		return r.external(ctx, crt, request, secret, decision, now)
 	}
-	if secret == nil && mayRetry {
-		// A Secret certplane did not write is not cached: look it up
-		// before issuing into its name, so that its key can be kept.
-		live, err := r.liveSecret(ctx, crt)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if live != nil {
-			return r.withSecret(ctx, crt, request, live, now, false)
-		}
-	}
 	iss, err := r.Issuers.Resolve(ctx, crt.Namespace, crt.Spec.IssuerRef, now)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -173,8 +162,21 @@ func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certif
 		// Issuer and Secret watches bring it back sooner.
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
-	return r.issue(ctx, crt, request, secret, decision, iss, now)
+	res, err := r.issue(ctx, crt, request, secret, decision, iss, now)
+	if errors.Is(err, errSecretExists) {
+		// A Secret certplane did not write is not cached: nothing was
+		// written; decide again on the Secret as it is, keeping its key.
+		live, lerr := r.liveSecret(ctx, crt)
+		if lerr != nil || live == nil || !mayRetry {
+			return ctrl.Result{RequeueAfter: time.Second}, lerr
+		}
+		return r.withSecret(ctx, crt, request, live, now, false)
+	}
+	return res, err
 }
+
+// errSecretExists: the Secret to create exists after all.
+var errSecretExists = errors.New("the Secret exists")
 
 // stillValid reports whether the Secret's certificate is the one the spec
 // asks for and unexpired, and is reissued only because renewal is due.
@@ -287,6 +289,9 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 	}
 	out.Revision = revision
 	if err := r.writeSecret(ctx, crt, secret, out, pw); err != nil {
+		if secret == nil && apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, errSecretExists
+		}
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// The Secret changed since it was read (or the cache is behind):
 			// nothing was written; decide again on what is there now.
