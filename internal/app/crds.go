@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"time"
@@ -49,25 +50,29 @@ func InstallCRDs(ctx context.Context, dyn dynamic.Interface) error {
 	return waitAdmissible(ctx, dyn)
 }
 
-// waitAdmissible waits until a CertificateRequest passes admission (tried
-// with a server-side dry run): the apiserver's admission policies learn of
-// a new custom resource a moment after it is Established, and until then
-// they refuse to create it.
+// waitAdmissible waits until a CertificateRequest passes admission with the
+// identity policy applied (tried with a server-side dry run that claims
+// another user): the apiserver loads new policies and learns the types of a
+// new custom resource a moment after they are created, and meanwhile it
+// either skips the policy or refuses the request.
 func waitAdmissible(ctx context.Context, dyn dynamic.Interface) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cr := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
 		"metadata": map[string]any{"generateName": "certplane-admission-check-", "namespace": "default"},
-		"spec":     map[string]any{"request": "Y2hlY2s=", "issuerRef": map[string]any{"name": "check"}},
+		"spec":     map[string]any{"request": "Y2hlY2s=", "issuerRef": map[string]any{"name": "check"}, "username": "certplane-admission-check"},
 	}}
 	res := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificaterequests"}).Namespace("default")
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		_, err := res.Create(ctx, cr, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		out, err := res.Create(ctx, cr, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil {
-			return nil
+			if user, _, _ := unstructured.NestedString(out.Object, "spec", "username"); user != "certplane-admission-check" {
+				return nil
+			}
+			err = errors.New("the identity policy is not applied yet")
 		}
 		select {
 		case <-ctx.Done():
