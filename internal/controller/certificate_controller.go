@@ -202,16 +202,7 @@ func (r *CertificateReconciler) rand() io.Reader {
 // liveSecret reads the Certificate's Secret from the apiserver; nil if it
 // does not exist.
 func (r *CertificateReconciler) liveSecret(ctx context.Context, crt *cmv1.Certificate) (*corev1.Secret, error) {
-	s := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}, s)
-	switch {
-	case err == nil:
-		return s, nil
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	default:
-		return nil, err
-	}
+	return readSecret(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}, r.APIReader)
 }
 
 // secret reads the Certificate's Secret: from the cache, or from the
@@ -219,19 +210,10 @@ func (r *CertificateReconciler) liveSecret(ctx context.Context, crt *cmv1.Certif
 // issued (the Secret lost its label, or the cache is behind).
 func (r *CertificateReconciler) secret(ctx context.Context, crt *cmv1.Certificate) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}
-	s := &corev1.Secret{}
-	err := r.Secrets.Get(ctx, key, s)
-	if apierrors.IsNotFound(err) && crt.Status.Revision != nil {
-		err = r.APIReader.Get(ctx, key, s)
+	if crt.Status.Revision != nil {
+		return readSecret(ctx, key, r.Secrets, r.APIReader)
 	}
-	switch {
-	case err == nil:
-		return s, nil
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	default:
-		return nil, err
-	}
+	return readSecret(ctx, key, r.Secrets)
 }
 
 // backoff is how long the Certificate must still wait after failed

@@ -96,19 +96,23 @@ func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.Object
 // secret reads a Secret from the cache, or from the apiserver when it is one
 // certplane does not cache; nil when it does not exist.
 func (r *Issuers) secret(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
-	s := &corev1.Secret{}
-	err := r.Secrets.Get(ctx, key, s)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, s)
+	return readSecret(ctx, key, r.Secrets, r.APIReader)
+}
+
+// readSecret reads a Secret from the first reader that has it; nil when
+// none does.
+func readSecret(ctx context.Context, key types.NamespacedName, readers ...client.Reader) (*corev1.Secret, error) {
+	for _, reader := range readers {
+		s := &corev1.Secret{}
+		err := reader.Get(ctx, key, s)
+		if err == nil {
+			return s, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
 	}
-	switch {
-	case err == nil:
-		return s, nil
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	default:
-		return nil, err
-	}
+	return nil, nil
 }
 
 func (r *Issuers) caReadiness(spec *cmv1.IssuerSpec, secret *corev1.Secret, now time.Time) issuerpolicy.Readiness {
