@@ -24,11 +24,10 @@ import (
 
 // Limits and defaults of cert-manager's API.
 const (
-	DefaultDuration    = 90 * 24 * time.Hour
-	MinDuration        = time.Hour
-	MinRenewBefore     = 5 * time.Minute
-	DefaultJKSAlias    = "certificate"
-	defaultPKCS12Alias = ""
+	DefaultDuration = 90 * 24 * time.Hour
+	MinDuration     = time.Hour
+	MinRenewBefore  = 5 * time.Minute
+	DefaultJKSAlias = "certificate"
 )
 
 // Request is what a Certificate asks an issuer for.

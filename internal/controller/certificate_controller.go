@@ -27,17 +27,17 @@ import (
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/certpolicy"
+	"github.com/certplane/certplane/internal/crpolicy"
 	"github.com/certplane/certplane/pkg/pki"
 )
 
 // Condition reasons of Certificates beside certpolicy's trigger reasons.
 const (
-	reasonReady          = "Ready"
-	reasonIssuing        = "Issuing"
-	reasonFailed         = "Failed"
-	reasonInvalidSpec    = "InvalidSpec"
-	reasonIssuerNotReady = "IssuerNotReady"
-	reasonSecretInUse    = "SecretInUse"
+	reasonReady       = "Ready"
+	reasonIssuing     = "Issuing"
+	reasonFailed      = "Failed"
+	reasonInvalidSpec = "InvalidSpec"
+	reasonSecretInUse = "SecretInUse"
 	// reasonKeystorePassword: a keystore's password Secret cannot be read.
 	reasonKeystorePassword = "KeystorePasswordUnavailable"
 	readyMessage           = "Certificate is up to date and has not expired"
@@ -136,7 +136,7 @@ func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certif
 	if wait := r.backoff(crt, now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	if !builtIn(crt.Spec.IssuerRef) {
+	if !crpolicy.BuiltIn(crt.Spec.IssuerRef) {
 		return r.external(ctx, crt, request, secret, decision, now)
 	}
 	iss, err := r.Issuers.Resolve(ctx, crt.Namespace, crt.Spec.IssuerRef, now)
@@ -582,10 +582,10 @@ func timePtr(t time.Time) *metav1.Time {
 func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cmv1.Certificate{}, indexIssuerRef, func(o client.Object) []string {
 		ref := o.(*cmv1.Certificate).Spec.IssuerRef
-		if ref.Kind == kindClusterIssuer {
-			return []string{kindClusterIssuer + "/" + ref.Name}
+		if ref.Kind == crpolicy.KindClusterIssuer {
+			return []string{crpolicy.KindClusterIssuer + "/" + ref.Name}
 		}
-		return []string{kindIssuer + "/" + o.GetNamespace() + "/" + ref.Name}
+		return []string{crpolicy.KindIssuer + "/" + o.GetNamespace() + "/" + ref.Name}
 	})
 	if err != nil {
 		return err
@@ -597,7 +597,7 @@ func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	byIssuer := func(kind string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			k := kind + "/" + o.GetName()
-			if kind == kindIssuer {
+			if kind == crpolicy.KindIssuer {
 				k = kind + "/" + o.GetNamespace() + "/" + o.GetName()
 			}
 			var list cmv1.CertificateList
@@ -617,8 +617,8 @@ func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&cmv1.Certificate{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, manualRenewal{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCertificate), builder.WithPredicates(r.notOwnWrite())).
 		Owns(&cmv1.CertificateRequest{}).
-		Watches(&cmv1.Issuer{}, byIssuer(kindIssuer), builder.WithPredicates(readinessChanged{})).
-		Watches(&cmv1.ClusterIssuer{}, byIssuer(kindClusterIssuer), builder.WithPredicates(readinessChanged{})).
+		Watches(&cmv1.Issuer{}, byIssuer(crpolicy.KindIssuer), builder.WithPredicates(readinessChanged{})).
+		Watches(&cmv1.ClusterIssuer{}, byIssuer(crpolicy.KindClusterIssuer), builder.WithPredicates(readinessChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("certificates").
 		Complete(r)

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/crpolicy"
 )
 
 var (
@@ -50,14 +51,7 @@ func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
 	for i := range list.Items {
 		crt := &list.Items[i]
 		ref := crt.Spec.IssuerRef
-		kind, group := ref.Kind, ref.Group
-		if kind == "" {
-			kind = kindIssuer
-		}
-		if group == "" {
-			group = groupCertManager
-		}
-		labels := []string{crt.Name, crt.Namespace, ref.Name, kind, group}
+		labels := []string{crt.Name, crt.Namespace, ref.Name, crpolicy.Kind(ref), crpolicy.Group(ref)}
 		st := crt.Status
 		for desc, t := range map[*prometheus.Desc]*time.Time{expirationDesc: timeOf(st.NotAfter), notAfterDesc: timeOf(st.NotAfter), notBeforeDesc: timeOf(st.NotBefore), renewalDesc: timeOf(st.RenewalTime)} {
 			v := 0.0

@@ -228,10 +228,10 @@ func (r *CertificateRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 		switch {
 		case !crpolicy.BuiltIn(ref):
 			return nil
-		case ref.Kind == kindClusterIssuer:
-			return []string{kindClusterIssuer + "/" + ref.Name}
+		case ref.Kind == crpolicy.KindClusterIssuer:
+			return []string{crpolicy.KindClusterIssuer + "/" + ref.Name}
 		default:
-			return []string{kindIssuer + "/" + o.GetNamespace() + "/" + ref.Name}
+			return []string{crpolicy.KindIssuer + "/" + o.GetNamespace() + "/" + ref.Name}
 		}
 	})
 	if err != nil {
@@ -240,7 +240,7 @@ func (r *CertificateRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 	byIssuer := func(kind string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			k := kind + "/" + o.GetName()
-			if kind == kindIssuer {
+			if kind == crpolicy.KindIssuer {
 				k = kind + "/" + o.GetNamespace() + "/" + o.GetName()
 			}
 			var list cmv1.CertificateRequestList
@@ -262,8 +262,8 @@ func (r *CertificateRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cmv1.CertificateRequest{}).
-		Watches(&cmv1.Issuer{}, byIssuer(kindIssuer), builder.WithPredicates(readinessChanged{})).
-		Watches(&cmv1.ClusterIssuer{}, byIssuer(kindClusterIssuer), builder.WithPredicates(readinessChanged{})).
+		Watches(&cmv1.Issuer{}, byIssuer(crpolicy.KindIssuer), builder.WithPredicates(readinessChanged{})).
+		Watches(&cmv1.ClusterIssuer{}, byIssuer(crpolicy.KindClusterIssuer), builder.WithPredicates(readinessChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("certificaterequests-issuer").
 		Complete(r)

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/crpolicy"
 	"github.com/certplane/certplane/internal/csrpolicy"
 	"github.com/certplane/certplane/internal/issuerpolicy"
 	"github.com/certplane/certplane/pkg/pki"
@@ -238,7 +239,7 @@ func (r *CSRIssuerReconciler) mayReference(ctx context.Context, csr *certv1.Cert
 		sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
 			User: csr.Spec.Username, UID: csr.Spec.UID, Groups: csr.Spec.Groups, Extra: extra,
 			ResourceAttributes: &authzv1.ResourceAttributes{
-				Group: groupCertManager, Resource: "signers", Verb: "reference", Version: "*", Namespace: ref.Namespace, Name: name,
+				Group: crpolicy.GroupCertManager, Resource: "signers", Verb: "reference", Version: "*", Namespace: ref.Namespace, Name: name,
 			},
 		}}
 		if err := r.Creator.Create(ctx, sar); err != nil {

@@ -12,14 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/crpolicy"
 	"github.com/certplane/certplane/internal/issuerpolicy"
-)
-
-// Issuer kinds and the group of the built-in issuers.
-const (
-	kindIssuer        = "Issuer"
-	kindClusterIssuer = "ClusterIssuer"
-	groupCertManager  = "cert-manager.io"
 )
 
 // issuer is a resolved issuerRef of a built-in kind.
@@ -50,11 +44,6 @@ type parsedCA struct {
 	readiness            issuerpolicy.Readiness
 }
 
-// builtIn reports whether ref names one of cert-manager.io's own kinds.
-func builtIn(ref cmv1.ObjectReference) bool {
-	return (ref.Group == "" || ref.Group == groupCertManager) && (ref.Kind == "" || ref.Kind == kindIssuer || ref.Kind == kindClusterIssuer)
-}
-
 // Resolve finds the issuer ref names from namespace and decides whether it
 // can sign at now. A missing issuer is a Readiness with reason NotFound, not
 // an error; errors are failures to talk to the apiserver.
@@ -64,12 +53,12 @@ func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.Object
 		spec         *cmv1.IssuerSpec
 		key          = types.NamespacedName{Namespace: namespace, Name: ref.Name}
 		secretNS     = namespace
-		kind         = kindIssuer
-		clusterScope = ref.Kind == kindClusterIssuer
+		kind         = crpolicy.KindIssuer
+		clusterScope = ref.Kind == crpolicy.KindClusterIssuer
 	)
 	if clusterScope {
 		ci := &cmv1.ClusterIssuer{}
-		obj, spec, key.Namespace, secretNS, kind = ci, &ci.Spec, "", r.ClusterResourceNamespace, kindClusterIssuer
+		obj, spec, key.Namespace, secretNS, kind = ci, &ci.Spec, "", r.ClusterResourceNamespace, crpolicy.KindClusterIssuer
 	} else {
 		is := &cmv1.Issuer{}
 		obj, spec = is, &is.Spec

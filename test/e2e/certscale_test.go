@@ -186,6 +186,12 @@ spec: {ca: {secretName: scale-ca}}
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// The timestamps are the certificate's, not zero.
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "certmanager_certificate_expiration_timestamp_seconds{") && strings.Contains(line, `name="svc-042"`) && strings.HasSuffix(line, " 0") {
+			t.Errorf("expiration of an issued certificate is zero: %s", line)
+		}
+	}
 	cancel()
 	<-watched
 	audit.mu.Lock()
