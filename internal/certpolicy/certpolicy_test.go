@@ -112,31 +112,35 @@ func TestRenewalTime(t *testing.T) {
 		lifetime time.Duration // from NotBefore, backdate included
 		spec     cmv1.CertificateSpec
 		nominal  time.Duration // before notAfter
-		spread   time.Duration
+		spread   time.Duration // how much earlier renewal may come
 	}{
-		"a third":                 {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{}, 30 * 24 * time.Hour, time.Hour},
-		"renewBefore":             {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(15 * 24 * time.Hour)}, 15 * 24 * time.Hour, time.Hour},
-		"renewBefore too long":    {24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(48 * time.Hour)}, 8 * time.Hour, time.Hour},
-		"percentage":              {100*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(25)}, 25 * time.Hour, time.Hour},
-		"short-lived keeps close": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(59*time.Minute + 50*time.Second)}, 59*time.Minute + 50*time.Second, 31 * time.Second},
+		"a third":              {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{}, 30 * 24 * time.Hour, time.Hour},
+		"renewBefore":          {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(15 * 24 * time.Hour)}, 15 * 24 * time.Hour, time.Hour},
+		"renewBefore 360h":     {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(360 * time.Hour)}, 360 * time.Hour, time.Hour},
+		"renewBefore too long": {24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(48 * time.Hour)}, 8 * time.Hour, time.Hour},
+		"percentage":           {100*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(25)}, 25 * time.Hour, time.Hour},
+		// Ten seconds from issuance to renewal leave no room to spread.
+		"short-lived has no jitter": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(59*time.Minute + 50*time.Second)}, 59*time.Minute + 50*time.Second, 0},
 		// renewBefore reaching back before issuance (into the backdate, or
 		// because the CA clamped NotAfter) falls back to a third, instead
 		// of renewing at once, forever.
-		"renewBefore into the backdate": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(62 * time.Minute)}, 20 * time.Minute, 5 * time.Minute},
-		"percentage 99 of 8h":           {8*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(99)}, 8 * time.Hour * 99 / 100, time.Hour},
+		"renewBefore into the backdate": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(62 * time.Minute)}, 20 * time.Minute, 4 * time.Minute},
+		"percentage 99 of 8h":           {8*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(99)}, 8 * time.Hour * 99 / 100, 28 * time.Second},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			na := nb.Add(c.lifetime)
 			nominal := na.Add(-c.nominal).Truncate(time.Second)
+			earliest := nominal.Add(-c.spread)
 			seen := map[time.Time]bool{}
 			for i := range 200 {
 				at, ok := RenewalTime(nb, na, &c.spec, []byte{byte(i), 7})
 				if !ok {
 					t.Fatal("renewal disabled")
 				}
-				if at.Before(nominal) || !at.Before(nominal.Add(c.spread)) {
-					t.Fatalf("renewal at %s, want within [%s, %s)", at, nominal, nominal.Add(c.spread))
+				// Jitter only moves renewal earlier: renewBefore is a minimum margin.
+				if at.After(nominal) || at.Before(earliest) {
+					t.Fatalf("renewal at %s, want within [%s, %s]", at, earliest, nominal)
 				}
 				if !at.After(issued) {
 					t.Fatalf("renewal at %s is not after issuance at %s", at, issued)
@@ -147,7 +151,10 @@ func TestRenewalTime(t *testing.T) {
 					t.Fatal("the same seed gave another renewal time")
 				}
 			}
-			if len(seen) < 20 {
+			switch {
+			case c.spread == 0 && len(seen) != 1:
+				t.Errorf("no room to spread, yet %d distinct renewal times", len(seen))
+			case c.spread >= 20*time.Second && len(seen) < 20:
 				t.Errorf("200 certificates renew in only %d distinct seconds", len(seen))
 			}
 		})

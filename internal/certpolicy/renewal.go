@@ -9,7 +9,7 @@ import (
 	"github.com/certplane/certplane/pkg/pki"
 )
 
-// maxJitter bounds how far renewal is spread after its nominal time.
+// maxJitter bounds how far renewal is spread before its nominal time.
 const maxJitter = time.Hour
 
 // RenewalTime is when a certificate valid from notBefore to notAfter is
@@ -18,13 +18,16 @@ const maxJitter = time.Hour
 // lifetime ahead, as cert-manager computes it. ok is false when
 // spec.renewal.policy is Disabled.
 //
-// On top of that, seed (the Certificate's UID and the serial, say) spreads
-// the time later by up to a tenth of the time from notBefore to the nominal
-// renewal, a tenth of the time left after it, and an hour, whichever is
-// least. Thousands of certificates issued in the same second by one CA then
-// do not all come back in the same second (cert-manager#8402), while the same
-// certificate always gets the same time, and never more than a tenth of its
-// renewal margin is used up.
+// On top of that, seed (the Certificate's UID and the serial, say) moves the
+// time earlier, never later, by up to a tenth of the time from issuance to
+// the nominal renewal, and at most an hour. renewBefore is the user's
+// minimum margin, and it is always kept. Thousands of certificates issued in
+// the same second by one CA then do not all come back in the same second
+// (cert-manager#8402), while the same certificate always gets the same time.
+// The bound keeps renewal at nine tenths of the way from issuance to the
+// nominal time at the earliest, so that tight settings (duration 1h,
+// renewBefore 59m50s) cannot renew in a loop: under two seconds of room,
+// there is no jitter at all.
 func RenewalTime(notBefore, notAfter time.Time, spec *cmv1.CertificateSpec, seed []byte) (time.Time, bool) {
 	if spec.Renewal != nil && spec.Renewal.Policy == "Disabled" {
 		return time.Time{}, false
@@ -49,13 +52,13 @@ func RenewalTime(notBefore, notAfter time.Time, spec *cmv1.CertificateSpec, seed
 		before = lifetime / 3
 		nominal = notAfter.Add(-before).Truncate(time.Second)
 	}
-	spread := min(nominal.Sub(notBefore)/10, before/10, maxJitter)
-	if spread <= time.Second || len(seed) == 0 {
+	spread := min(nominal.Sub(start)/10, maxJitter)
+	if spread < 2*time.Second || len(seed) == 0 {
 		return nominal, true
 	}
 	sum := sha256.Sum256(seed)
 	offset := time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(spread/time.Second))
-	return nominal.Add(offset * time.Second), true
+	return nominal.Add(-offset * time.Second), true
 }
 
 // Backoff is how long to wait after the n-th failed issuance in a row:
