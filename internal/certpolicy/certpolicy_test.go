@@ -313,7 +313,7 @@ func TestSecretDataAndMetadata(t *testing.T) {
 		t.Fatal("a freshly written Secret is not current")
 	}
 	wantAnn := map[string]string{
-		AnnotationCertName: "web", AnnotationIssuerName: "ca", AnnotationIssuerKind: "Issuer", AnnotationIssuerGroup: "cert-manager.io",
+		AnnotationCertName: "web", AnnotationIssuerName: "ca", AnnotationIssuerKind: "Issuer", AnnotationIssuerGroup: "",
 		AnnotationCommonName: "web", AnnotationAltNames: "web,web.apps.svc", AnnotationIPSANs: "10.0.0.1",
 		"cert-manager.io/subject-organizations": "example", "team": "a",
 	}
@@ -374,5 +374,31 @@ func TestSecretDataAndMetadata(t *testing.T) {
 	}
 	if _, err := SecretData(&cmv1.CertificateSpec{Keystores: &cmv1.CertificateKeystores{PKCS12: &cmv1.PKCS12Keystore{Create: true, Profile: "Ancient"}}}, in, Passwords{}, rand.Reader); err == nil {
 		t.Error("an unknown PKCS#12 profile was accepted")
+	}
+}
+
+// The issuer-group annotation holds issuerRef.group as written, as
+// cert-manager writes it; an empty group and cert-manager.io are the same
+// issuer, so neither reissues a Secret written with the other.
+func TestIssuerGroupAnnotation(t *testing.T) {
+	for _, tc := range []struct{ group, want string }{{"", ""}, {"cert-manager.io", "cert-manager.io"}, {"example.com", "example.com"}} {
+		got := IssuerAnnotations(cmv1.ObjectReference{Name: "ca", Group: tc.group})
+		if got[AnnotationIssuerGroup] != tc.want || got[AnnotationIssuerKind] != "Issuer" {
+			t.Errorf("group %q: annotations %v, want group %q and kind Issuer", tc.group, got, tc.want)
+		}
+	}
+	crt := certificate()
+	secret, _ := issued(t, crt, t0)
+	secret.Annotations[AnnotationIssuerGroup] = "cert-manager.io"
+	req, err := NewRequest(&crt.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Check(crt, req, secret, t0.Add(time.Hour)); d.Issue {
+		t.Errorf("group cert-manager.io against an omitted group reissues: %s", d.Message)
+	}
+	secret.Annotations[AnnotationIssuerGroup] = "example.com"
+	if d := Check(crt, req, secret, t0.Add(time.Hour)); !d.Issue || d.Reason != ReasonIncorrectIssuer {
+		t.Errorf("another group: %+v, want IncorrectIssuer", d)
 	}
 }

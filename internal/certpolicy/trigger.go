@@ -149,28 +149,33 @@ func Seed(crt *cmv1.Certificate, leaf *x509.Certificate) []byte {
 }
 
 // IssuerAnnotations are the issuer-* annotations of a Secret issued through
-// ref, with cert-manager's defaults filled in.
+// ref, as cert-manager writes them: the kind defaults to Issuer, the group
+// is kept exactly as written (empty when the manifest omits it).
 func IssuerAnnotations(ref cmv1.ObjectReference) map[string]string {
-	kind, group := ref.Kind, ref.Group
+	kind := ref.Kind
 	if kind == "" {
 		kind = "Issuer"
 	}
-	if group == "" {
-		group = issuerGroupCertManager
-	}
-	return map[string]string{AnnotationIssuerName: ref.Name, AnnotationIssuerKind: kind, AnnotationIssuerGroup: group}
+	return map[string]string{AnnotationIssuerName: ref.Name, AnnotationIssuerKind: kind, AnnotationIssuerGroup: ref.Group}
 }
 
+// issuerMatches compares issuer annotations with cert-manager's defaults
+// filled in on both sides: an empty group is cert-manager.io, an empty kind
+// Issuer.
 func issuerMatches(want, got map[string]string) bool {
-	gotGroup := got[AnnotationIssuerGroup]
-	if gotGroup == "" {
-		gotGroup = issuerGroupCertManager
+	group := func(a map[string]string) string {
+		if g := a[AnnotationIssuerGroup]; g != "" {
+			return g
+		}
+		return issuerGroupCertManager
 	}
-	gotKind := got[AnnotationIssuerKind]
-	if gotKind == "" {
-		gotKind = "Issuer"
+	kind := func(a map[string]string) string {
+		if k := a[AnnotationIssuerKind]; k != "" {
+			return k
+		}
+		return "Issuer"
 	}
-	return got[AnnotationIssuerName] == want[AnnotationIssuerName] && gotKind == want[AnnotationIssuerKind] && gotGroup == want[AnnotationIssuerGroup]
+	return got[AnnotationIssuerName] == want[AnnotationIssuerName] && kind(got) == kind(want) && group(got) == group(want)
 }
 
 func keyMatchesSpec(spec pki.KeySpec, alg string, bits int) bool {

@@ -111,6 +111,9 @@ spec:
 	if got := secretData(t, admin, "sandbox", "root-secret", "ca.crt"); string(got) != string(caPEM) {
 		t.Error("root-secret's ca.crt is not its own certificate")
 	}
+	if got := mustKubectl(t, admin, "get", "secret", "root-secret", "-n", "sandbox", "-o", `jsonpath={.metadata.annotations.cert-manager\.io/issuer-group}`); got != "cert-manager.io" {
+		t.Errorf("root-secret's issuer-group = %q, want cert-manager.io as its issuerRef says", got)
+	}
 	caCert := leafOf(t, admin, "sandbox", "root-secret")
 	if !caCert.IsCA || caCert.Subject.CommonName != "my-selfsigned-ca" {
 		t.Errorf("root-secret holds %s (CA %v)", caCert.Subject, caCert.IsCA)
@@ -123,7 +126,8 @@ spec:
 			`{.metadata.annotations.cert-manager\.io/certificate-name}`:      "service-a",
 			`{.metadata.annotations.cert-manager\.io/issuer-name}`:           "my-ca-issuer",
 			`{.metadata.annotations.cert-manager\.io/issuer-kind}`:           "Issuer",
-			`{.metadata.annotations.cert-manager\.io/issuer-group}`:          "cert-manager.io",
+			// service-a's issuerRef has no group: cert-manager writes it as written.
+			`{.metadata.annotations.cert-manager\.io/issuer-group}`: "",
 			`{.metadata.annotations.cert-manager\.io/common-name}`:           "service-a.sandbox.svc",
 			`{.metadata.annotations.cert-manager\.io/alt-names}`:             "service-a,service-a.sandbox.svc,service-a.sandbox.svc.cluster.local",
 			`{.metadata.annotations.cert-manager\.io/ip-sans}`:               "10.96.0.10",
