@@ -123,11 +123,11 @@ spec:
 		for k, v := range map[string]string{
 			"{.type}":                "kubernetes.io/tls",
 			"{.metadata.labels.app}": "service-a",
-			`{.metadata.annotations.cert-manager\.io/certificate-name}`:      "service-a",
-			`{.metadata.annotations.cert-manager\.io/issuer-name}`:           "my-ca-issuer",
-			`{.metadata.annotations.cert-manager\.io/issuer-kind}`:           "Issuer",
+			`{.metadata.annotations.cert-manager\.io/certificate-name}`: "service-a",
+			`{.metadata.annotations.cert-manager\.io/issuer-name}`:      "my-ca-issuer",
+			`{.metadata.annotations.cert-manager\.io/issuer-kind}`:      "Issuer",
 			// service-a's issuerRef has no group: cert-manager writes it as written.
-			`{.metadata.annotations.cert-manager\.io/issuer-group}`: "",
+			`{.metadata.annotations.cert-manager\.io/issuer-group}`:          "",
 			`{.metadata.annotations.cert-manager\.io/common-name}`:           "service-a.sandbox.svc",
 			`{.metadata.annotations.cert-manager\.io/alt-names}`:             "service-a,service-a.sandbox.svc,service-a.sandbox.svc.cluster.local",
 			`{.metadata.annotations.cert-manager\.io/ip-sans}`:               "10.96.0.10",
