@@ -43,7 +43,8 @@ func (r *Request) Subject() pkix.Name {
 
 // AddHosts sorts host names into the request's SANs: an IP address becomes an
 // IP SAN, a string with a scheme a URI SAN, one with an @ an email SAN, and
-// anything else a DNS name (as cfssl does with "hosts").
+// anything else a DNS name (as cfssl does with "hosts"), which must pass
+// ValidateHost.
 func (r *Request) AddHosts(hosts ...string) error {
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -58,8 +59,8 @@ func (r *Request) AddHosts(hosts ...string) error {
 			r.EmailAddresses = append(r.EmailAddresses, h)
 			continue
 		}
-		if h == "" {
-			return fmt.Errorf("pki: empty host name")
+		if err := ValidateHost(h); err != nil {
+			return err
 		}
 		r.DNSNames = append(r.DNSNames, h)
 	}

@@ -84,6 +84,9 @@ func Parse(data []byte) (*Request, error) {
 		out.OrganizationalUnit = appendNonEmpty(out.OrganizationalUnit, n.OU)
 	}
 	if err := out.AddHosts(in.Hosts...); err != nil {
+		if ne, ok := errors.AsType[*pki.NameError](err); ok {
+			return nil, fmt.Errorf("cfssl: hosts: %q is not %s: %s", ne.Name, ne.Want, ne.Reason)
+		}
 		return nil, fmt.Errorf("cfssl: hosts: %w", err)
 	}
 	if in.Key != nil {

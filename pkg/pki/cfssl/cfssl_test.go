@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -104,6 +105,11 @@ func TestParseRejects(t *testing.T) {
 		{"bad expiry", `{"CN":"a","ca":{"expiry":"ten years"}}`, nil},
 		{"negative pathlen", `{"CN":"a","ca":{"pathlen":-1}}`, nil},
 		{"empty host", `{"CN":"a","hosts":[""]}`, nil},
+		{"host with space", `{"CN":"a","hosts":["ok.example.com","bad host!!"]}`, nil},
+		{"host with leading hyphen", `{"CN":"a","hosts":["-x-.com"]}`, nil},
+		{"host with empty label", `{"CN":"a","hosts":["a..b"]}`, nil},
+		{"bad IPv4 address", `{"CN":"a","hosts":["999.1.1.1"]}`, nil},
+		{"wildcard not first", `{"CN":"a","hosts":["a.*.example.com"]}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +136,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"CN":"a","hosts":["spiffe://x/y","a@b","::1"],"ca":{"pathlen":2,"expiry":"1h"}}`))
+	f.Add([]byte(`{"CN":"a","hosts":["*.example.com","bad host!!","999.1.1.1"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := cfssl.Parse(data)
 		if err != nil {
@@ -138,5 +145,34 @@ func FuzzParse(f *testing.F) {
 		if err := r.Key.Validate(); err != nil {
 			t.Fatalf("accepted an invalid key spec: %v", err)
 		}
+		for _, d := range r.DNSNames {
+			if err := pki.ValidateDNSName(d); err != nil {
+				t.Fatalf("accepted an invalid host: %v", err)
+			}
+		}
 	})
+}
+
+// TestParseHosts checks that hosts are IP addresses or DNS names as kubeadm
+// and cert-manager's CRDs accept them, and that a bad one is named in a
+// one-line error.
+func TestParseHosts(t *testing.T) {
+	r, err := cfssl.Parse([]byte(`{"CN":"a","hosts":["*.apps.example.com","Web.Example.com","192.0.2.1","2001:db8::1"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.DNSNames, []string{"*.apps.example.com", "Web.Example.com"}) || len(r.IPAddresses) != 2 {
+		t.Errorf("DNSNames %v, IPAddresses %v", r.DNSNames, r.IPAddresses)
+	}
+	for host, want := range map[string]string{
+		"bad host!!": `cfssl: hosts: "bad host!!" is not an IP address or a valid DNS name: label "bad host!!" has ' ', which is not an ASCII letter, digit or '-'`,
+		"-x-.com":    `cfssl: hosts: "-x-.com" is not an IP address or a valid DNS name: label "-x-" starts or ends with '-'`,
+		"a..b":       `cfssl: hosts: "a..b" is not an IP address or a valid DNS name: it has an empty label`,
+		"999.1.1.1":  `cfssl: hosts: "999.1.1.1" is not an IP address or a valid DNS name: its last label "1" is all digits`,
+	} {
+		_, err := cfssl.Parse([]byte(`{"CN":"a","hosts":["ok.example.com",` + strconv.Quote(host) + `]}`))
+		if err == nil || err.Error() != want {
+			t.Errorf("hosts [%q]: error %v, want %s", host, err, want)
+		}
+	}
 }
