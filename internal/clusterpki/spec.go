@@ -9,6 +9,7 @@ package clusterpki
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -95,6 +96,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ClusterName == "" {
 		o.ClusterName = DefaultClusterName
+	}
+	if err := checkSANs(&o); err != nil {
+		return o, err
 	}
 	if o.Server == "" {
 		o.Server = "https://" + net.JoinHostPort(o.AdvertiseAddress.String(), fmt.Sprint(DefaultPort))
@@ -202,6 +206,27 @@ func apiserverSANs(o *Options) ([]string, []net.IP) {
 		}
 	}
 	return dedupe(dns), dedupeIPs(ips)
+}
+
+// checkSANs refuses names that cannot be SANs, as kubeadm does: the node
+// name and DNS domain must be DNS names, each of CertSANs an IP address or a
+// DNS name (a leading wildcard label allowed), in one line naming it.
+func checkSANs(o *Options) error {
+	for _, n := range []struct{ what, name string }{{"node name", o.NodeName}, {"DNS domain", o.DNSDomain}} {
+		err := pki.ValidateDNSName(n.name)
+		if err == nil && strings.Contains(n.name, "*") {
+			err = &pki.NameError{Name: n.name, Want: "a valid DNS name", Reason: "it may not be a wildcard"}
+		}
+		if ne, ok := errors.AsType[*pki.NameError](err); ok {
+			return fmt.Errorf("%s %q is not %s: %s", n.what, ne.Name, ne.Want, ne.Reason)
+		}
+	}
+	for _, san := range o.CertSANs {
+		if ne, ok := errors.AsType[*pki.NameError](pki.ValidateHost(san)); ok {
+			return fmt.Errorf("cert SAN %q is not %s: %s", ne.Name, ne.Want, ne.Reason)
+		}
+	}
+	return nil
 }
 
 func etcdSANs(o *Options) ([]string, []net.IP) {
