@@ -115,9 +115,9 @@ func (r *CSRSigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		// new version, which is issued or still ready.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// No Event on success, as kube-controller-manager: the certificate in
+	// the status says it, and an Event would be a second write per request.
 	signedTotal.WithLabelValues(signer).Inc()
-	r.Events.Eventf(csr, nil, corev1.EventTypeNormal, "Issued", "Sign",
-		"issued certificate serial %s for %q, valid until %s", cert.SerialNumber.Text(16), cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339))
 	return ctrl.Result{}, nil
 }
 

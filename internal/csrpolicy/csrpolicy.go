@@ -29,6 +29,10 @@ const (
 	LegacyUnknown              = "kubernetes.io/legacy-unknown"
 )
 
+// SystemMasters is the group kube-apiserver grants every right without
+// asking RBAC.
+const SystemMasters = "system:masters"
+
 // KubernetesSigners lists them.
 var KubernetesSigners = []string{KubeAPIServerClient, KubeAPIServerClientKubelet, KubeletServing, LegacyUnknown}
 
@@ -111,6 +115,12 @@ func Validate(signer string, csr *x509.CertificateRequest, usages []certv1.KeyUs
 		}
 		if !slices.Contains(usages, certv1.UsageClientAuth) {
 			return ruleErr(signer, "usages must include client auth")
+		}
+		// kube-apiserver's CertificateSubjectRestriction admission plugin
+		// refuses these at creation; the signer refuses them too, for
+		// clusters where the plugin is off or the request predates it.
+		if slices.Contains(csr.Subject.Organization, SystemMasters) {
+			return ruleErr(signer, "subject organization %q is not allowed: its members are cluster admins whom no RBAC rule restricts", SystemMasters)
 		}
 	case KubeAPIServerClientKubelet:
 		if err := validateNodeSubject(signer, csr); err != nil {
