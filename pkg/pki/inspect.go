@@ -42,6 +42,7 @@ type CertificateInfo struct {
 	NotAfter           time.Time `json:"notAfter"`
 	SecondsLeft        int64     `json:"secondsLeft"`
 	Expired            bool      `json:"expired"`
+	NotYetValid        bool      `json:"notYetValid,omitempty"`
 	Usages             []Usage   `json:"usages,omitempty"`
 	KeyAlgorithm       string    `json:"keyAlgorithm"`
 	KeySize            int       `json:"keySize"`
@@ -72,18 +73,40 @@ type KeyInfo struct {
 
 // ChainInfo says whether a bundle's certificates form a valid chain.
 type ChainInfo struct {
+	// Valid is true when the chain verifies up to a trusted root: one of
+	// the roots given to check against, or else the bundle's own
+	// self-signed root.
 	Valid bool `json:"valid"`
 	// Ordered is true when the bundle lists the leaf first and each
 	// certificate's issuer after it.
-	Ordered bool   `json:"ordered"`
-	Root    string `json:"root,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Ordered bool `json:"ordered"`
+	// Root is the subject of the root the chain leads to: the bundle's own
+	// or, when roots were given, the one it verified against.
+	Root string `json:"root,omitempty"`
+	// GivenRoots is how many roots the chain was checked against; zero
+	// when none were given and only a root in the bundle is trusted.
+	GivenRoots int `json:"givenRoots,omitempty"`
+	// MissingRoot is set when the bundle stops short of its root and no
+	// root was given, as a Kubernetes tls.crt does (leaf and
+	// intermediates): every certificate is signed by the next and valid,
+	// up to this root, which is not included. Valid is then false: there
+	// is no root to trust.
+	MissingRoot string `json:"missingRoot,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Inspect describes every certificate, certificate request and key in data,
 // which is PEM or a single DER certificate or request. now is the time
-// validity and time left are measured at.
+// validity and time left are measured at. A bundle's chain is verified up
+// to its own root, if it holds one.
 func Inspect(data []byte, now time.Time) (*Report, error) {
+	return InspectWithRoots(data, now, nil)
+}
+
+// InspectWithRoots is Inspect, with the certificates also verified against
+// roots when roots is not empty: a single certificate too, and a bundle
+// only up to one of roots, not to a root of its own.
+func InspectWithRoots(data []byte, now time.Time, roots []*x509.Certificate) (*Report, error) {
 	r := &Report{}
 	var certs []*x509.Certificate
 	rest := data
@@ -140,8 +163,8 @@ func Inspect(data []byte, now time.Time) (*Report, error) {
 	if len(r.Certificates)+len(r.Requests)+len(r.Keys) == 0 {
 		return nil, fmt.Errorf("%w: no certificate, request or key among the PEM blocks", ErrNoPEM)
 	}
-	if len(certs) > 1 {
-		r.Chain = describeChain(certs, now)
+	if len(certs) > 1 || (len(certs) == 1 && len(roots) > 0) {
+		r.Chain = describeChain(certs, roots, now)
 	}
 	return r, nil
 }
@@ -161,6 +184,7 @@ func describeCertificate(c *x509.Certificate, now time.Time) CertificateInfo {
 		NotAfter:           c.NotAfter.UTC(),
 		SecondsLeft:        int64(c.NotAfter.Sub(now) / time.Second),
 		Expired:            now.After(c.NotAfter),
+		NotYetValid:        now.Before(c.NotBefore),
 		Usages:             UsageNames(c.KeyUsage, c.ExtKeyUsage),
 		KeyAlgorithm:       alg,
 		KeySize:            size,
@@ -206,11 +230,11 @@ func describePrivateKey(block *pem.Block) (KeyInfo, error) {
 	return KeyInfo{Private: true, Algorithm: alg, Size: size}, nil
 }
 
-func describeChain(certs []*x509.Certificate, now time.Time) *ChainInfo {
-	info := &ChainInfo{}
+func describeChain(certs []*x509.Certificate, roots []*x509.Certificate, now time.Time) *ChainInfo {
+	info := &ChainInfo{GivenRoots: len(roots)}
 	ordered, err := OrderChain(certs)
 	if err != nil {
-		info.Error = err.Error()
+		info.Error = chainError(err, roots)
 		return info
 	}
 	info.Ordered = true
@@ -219,15 +243,72 @@ func describeChain(certs []*x509.Certificate, now time.Time) *ChainInfo {
 			info.Ordered = false
 		}
 	}
-	if root := Root(ordered); root != nil {
-		info.Root = root.Subject.String()
-	}
-	if err := VerifyChain(ordered, nil, now); err != nil {
-		info.Error = err.Error()
+	last := ordered[len(ordered)-1]
+	if len(roots) > 0 {
+		chains, err := verify(ordered, roots, now)
+		if err != nil {
+			info.Error = chainError(err, roots)
+			return info
+		}
+		path := chains[0]
+		info.Valid, info.Root = true, path[len(path)-1].Subject.String()
 		return info
 	}
-	info.Valid = true
+	if root := Root(ordered); root != nil {
+		info.Root = root.Subject.String()
+		if err := VerifyChain(ordered, nil, now); err != nil {
+			info.Error = chainError(err, nil)
+			return info
+		}
+		info.Valid = true
+		return info
+	}
+	// No root in the bundle: check everything up to the last certificate,
+	// taken as the anchor, and name the root it needs.
+	if _, err := verify(ordered, []*x509.Certificate{last}, now); err != nil {
+		info.Error = chainError(err, nil)
+		return info
+	}
+	info.MissingRoot = last.Issuer.String()
 	return info
+}
+
+// verify checks chain (leaf first) against roots at now; the other
+// certificates of the chain are intermediates.
+func verify(chain, roots []*x509.Certificate, now time.Time) ([][]*x509.Certificate, error) {
+	opts := x509.VerifyOptions{
+		Roots:         x509.NewCertPool(),
+		Intermediates: x509.NewCertPool(),
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}
+	for _, r := range roots {
+		opts.Roots.AddCert(r)
+	}
+	for _, c := range chain[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	return chain[0].Verify(opts)
+}
+
+// chainError says in words why a chain does not verify, without the
+// package prefixes of the errors it comes from.
+func chainError(err error, roots []*x509.Certificate) string {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown) && len(roots) > 0:
+		return "no certificate in it was signed by the given root"
+	case errors.As(err, &unknown):
+		return "it does not lead to its root"
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return "certificate " + describeName(invalid.Cert.Subject) + " is not valid now: " + invalid.Detail
+	}
+	msg := err.Error()
+	for _, p := range []string{ErrChain.Error() + ": ", "pki: ", "x509: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
 }
 
 func ipStrings(ips []net.IP) []string {
@@ -242,6 +323,46 @@ func uriStrings[T fmt.Stringer](uris []T) []string {
 	out := make([]string, 0, len(uris))
 	for _, u := range uris {
 		out = append(out, u.String())
+	}
+	return out
+}
+
+// Problems says, one sentence each, what makes the inspected input unfit
+// for use: a certificate that has expired or is not yet valid at the time
+// of inspection, a request whose signature does not verify, and a chain
+// that does not verify against the roots given to check it against. A
+// chain that stops short of its root, or a bundle that is not one chain (a
+// set of trusted roots, say), is described but is not a problem.
+func (r *Report) Problems() []string {
+	var out []string
+	for i, c := range r.Certificates {
+		which := "the certificate"
+		if len(r.Certificates) > 1 {
+			which = fmt.Sprintf("certificate %d of %d", i+1, len(r.Certificates))
+		}
+		name := c.Subject
+		if c.CommonName != "" {
+			name = c.CommonName
+		}
+		switch {
+		case c.Expired:
+			out = append(out, fmt.Sprintf("%s (%s) expired on %s", which, name, c.NotAfter.Format(time.RFC3339)))
+		case c.NotYetValid:
+			out = append(out, fmt.Sprintf("%s (%s) is not valid before %s", which, name, c.NotBefore.Format(time.RFC3339)))
+		}
+	}
+	if ch := r.Chain; ch != nil && ch.GivenRoots > 0 && !ch.Valid {
+		out = append(out, "the chain does not verify against the given root: "+ch.Error)
+	}
+	for i, q := range r.Requests {
+		if q.SignatureValid {
+			continue
+		}
+		which := "the certificate request"
+		if len(r.Requests) > 1 {
+			which = fmt.Sprintf("certificate request %d of %d", i+1, len(r.Requests))
+		}
+		out = append(out, which+"'s signature does not verify: it was not signed by the key it carries")
 	}
 	return out
 }
@@ -281,15 +402,26 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if ch := r.Chain; ch != nil {
 		fmt.Fprintf(tw, "Chain\n")
+		order := ", in order"
+		if !ch.Ordered {
+			order = ", but not in order (leaf first, then each issuer)"
+		}
 		switch {
-		case ch.Valid && ch.Ordered:
-			row(tw, "Status", "valid, in order")
 		case ch.Valid:
-			row(tw, "Status", "valid, but not in order (leaf first, then each issuer)")
+			row(tw, "Status", "valid"+order)
+		case ch.MissingRoot != "":
+			row(tw, "Status", "complete"+order+", up to a root that is not included")
 		default:
 			row(tw, "Status", "invalid: "+ch.Error)
 		}
-		row(tw, "Root", ch.Root)
+		switch {
+		case ch.Valid && ch.GivenRoots > 0:
+			row(tw, "Root", ch.Root+" (given, not in the input)")
+		case ch.MissingRoot != "":
+			row(tw, "Root", ch.MissingRoot+" (not included)")
+		default:
+			row(tw, "Root", ch.Root)
+		}
 	}
 	for _, q := range r.Requests {
 		fmt.Fprintf(tw, "Certificate request\n")

@@ -3,6 +3,7 @@ package pki_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
@@ -146,5 +147,106 @@ func TestTimeLeft(t *testing.T) {
 		if got := pki.TimeLeft(tt.d); got != tt.want {
 			t.Errorf("TimeLeft(%s) = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+// TestInspectChainWithoutRoot: a Kubernetes tls.crt holds the leaf and the
+// intermediates but not the root. That is a complete chain up to a root
+// that is not included, not an invalid one; given the root, it verifies.
+func TestInspectChainWithoutRoot(t *testing.T) {
+	leaf, inter, root := threeLevels(t)
+	other := pkitest.CA(t, "other").Certificate
+	at := time.Now()
+	tests := []struct {
+		name        string
+		certs       []*x509.Certificate
+		roots       []*x509.Certificate
+		wantValid   bool
+		wantMissing string
+		wantRoot    string
+		wantText    []string
+		wantProblem string
+	}{
+		{"tls.crt without a root", []*x509.Certificate{leaf, inter}, nil, false, "CN=root", "",
+			[]string{"complete, in order, up to a root that is not included", "CN=root (not included)"}, ""},
+		{"tls.crt against its root", []*x509.Certificate{leaf, inter}, []*x509.Certificate{root}, true, "", "CN=root",
+			[]string{"valid, in order", "CN=root (given, not in the input)"}, ""},
+		{"one certificate against its root", []*x509.Certificate{inter}, []*x509.Certificate{root}, true, "", "CN=root",
+			[]string{"valid, in order"}, ""},
+		{"tls.crt against another root", []*x509.Certificate{leaf, inter}, []*x509.Certificate{other}, false, "", "",
+			[]string{"invalid: no certificate in it was signed by the given root"}, "does not verify against the given root"},
+		{"full bundle against another root", []*x509.Certificate{leaf, inter, root}, []*x509.Certificate{other}, false, "", "",
+			[]string{"invalid:"}, "does not verify against the given root"},
+		{"full bundle, own root", []*x509.Certificate{leaf, inter, root}, nil, true, "", "CN=root",
+			[]string{"valid, in order"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := pki.InspectWithRoots(pki.EncodeCertificatesPEM(tt.certs...), at, tt.roots)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := r.Chain
+			if ch == nil || ch.Valid != tt.wantValid || ch.MissingRoot != tt.wantMissing || (tt.wantRoot != "" && ch.Root != tt.wantRoot) {
+				t.Fatalf("chain = %+v", ch)
+			}
+			if ch.GivenRoots != len(tt.roots) {
+				t.Errorf("GivenRoots = %d, want %d", ch.GivenRoots, len(tt.roots))
+			}
+			var text bytes.Buffer
+			if err := r.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.wantText {
+				if !strings.Contains(text.String(), want) {
+					t.Errorf("text lacks %q:\n%s", want, text.String())
+				}
+			}
+			if strings.Contains(text.String(), "unknown authority") {
+				t.Errorf("text speaks of an unknown authority:\n%s", text.String())
+			}
+			problems := strings.Join(r.Problems(), "; ")
+			if (tt.wantProblem == "") != (problems == "") || !strings.Contains(problems, tt.wantProblem) {
+				t.Errorf("problems = %q, want %q", problems, tt.wantProblem)
+			}
+		})
+	}
+}
+
+func TestInspectProblems(t *testing.T) {
+	ca := pkitest.CAAt(t, "problems-ca", now, 10*24*time.Hour)
+	cert, err := ca.Issue(rand.Reader, now, &pki.Template{Subject: pkix.Name{CommonName: "short"}, Duration: 24 * time.Hour}, pkitest.Key(t).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{now.Add(48 * time.Hour), "the certificate (short) expired on 2026-11-24T12:00:00Z"},
+		{now.Add(-time.Hour), "the certificate (short) is not valid before 2026-11-23T11:55:00Z"},
+		{now.Add(time.Hour), ""},
+	} {
+		r, err := pki.Inspect(pki.EncodeCertificatesPEM(cert), tt.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(r.Problems(), "; "); p != tt.want {
+			t.Errorf("at %s: problems %q, want %q", tt.at, p, tt.want)
+		}
+	}
+
+	csrPEM, err := pki.CreateCSR(rand.Reader, &pki.Request{CommonName: "jane"}, pkitest.Key(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(csrPEM)
+	block.Bytes[len(block.Bytes)-3] ^= 1
+	r, err := pki.Inspect(pem.EncodeToMemory(block), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Problems(); len(p) != 1 || !strings.Contains(p[0], "signature does not verify") {
+		t.Errorf("broken request: problems %q", p)
 	}
 }
