@@ -73,7 +73,7 @@ func TestNewRequestRejectsBadSpecs(t *testing.T) {
 }
 
 func TestNewRequestDefaults(t *testing.T) {
-	r, err := NewRequest(&cmv1.CertificateSpec{CommonName: "ca", IsCA: true, SecretName: "s"})
+	r, err := NewRequest(&cmv1.CertificateSpec{CommonName: "ca", IsCA: true, SecretName: "s", IssuerRef: cmv1.ObjectReference{Name: "i"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +87,11 @@ func TestNewRequestDefaults(t *testing.T) {
 	if strings.Join(usageStrings(r.Template.Usages), ",") != strings.Join(usageStrings(want), ",") {
 		t.Errorf("usages = %v, want %v", r.Template.Usages, want)
 	}
-	r2, _ := NewRequest(&cmv1.CertificateSpec{CommonName: "ca", IsCA: true, SecretName: "other", RenewBefore: dur(time.Hour)})
+	r2, _ := NewRequest(&cmv1.CertificateSpec{CommonName: "ca", IsCA: true, SecretName: "other", RenewBefore: dur(time.Hour), IssuerRef: cmv1.ObjectReference{Name: "i"}})
 	if r.Hash != r2.Hash {
 		t.Error("the secret name and renewal settings changed the request hash")
 	}
-	r3, _ := NewRequest(&cmv1.CertificateSpec{CommonName: "ca2", IsCA: true, SecretName: "s"})
+	r3, _ := NewRequest(&cmv1.CertificateSpec{CommonName: "ca2", IsCA: true, SecretName: "s", IssuerRef: cmv1.ObjectReference{Name: "i"}})
 	if r.Hash == r3.Hash {
 		t.Error("a new common name kept the request hash")
 	}
@@ -305,8 +305,8 @@ func TestSecretDataAndMetadata(t *testing.T) {
 	crt.Spec.PrivateKey.Encoding = "PKCS8"
 	crt.Spec.AdditionalOutputFormats = []cmv1.CertificateAdditionalOutputFormat{{Type: "DER"}, {Type: "CombinedPEM"}}
 	crt.Spec.Keystores = &cmv1.CertificateKeystores{
-		PKCS12: &cmv1.PKCS12Keystore{Create: true, Profile: "Modern2023"},
-		JKS:    &cmv1.JKSKeystore{Create: true},
+		PKCS12: &cmv1.PKCS12Keystore{Create: true, Profile: "Modern2023", PasswordSecretRef: cmv1.SecretKeySelector{LocalObjectReference: cmv1.LocalObjectReference{Name: "pw"}}},
+		JKS:    &cmv1.JKSKeystore{Create: true, PasswordSecretRef: cmv1.SecretKeySelector{LocalObjectReference: cmv1.LocalObjectReference{Name: "pw"}}},
 	}
 	secret, in := issued(t, crt, t0)
 	if !SecretCurrent(secret, crt, in) {

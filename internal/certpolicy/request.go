@@ -9,14 +9,19 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/pkg/pki"
@@ -43,8 +48,14 @@ type Request struct {
 // NewRequest reads and checks a Certificate's spec. Its errors name the
 // offending field, for the Certificate's conditions.
 func NewRequest(spec *cmv1.CertificateSpec) (*Request, error) {
+	if err := checkSpec(spec); err != nil {
+		return nil, err
+	}
 	key, format, err := KeySpec(spec.PrivateKey)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSignatureAlgorithm(spec.SignatureAlgorithm, key.Algorithm); err != nil {
 		return nil, err
 	}
 	t := &pki.Template{IsCA: spec.IsCA, DNSNames: spec.DNSNames, EmailAddresses: spec.EmailAddresses}
@@ -79,7 +90,7 @@ func NewRequest(spec *cmv1.CertificateSpec) (*Request, error) {
 			return nil, fmt.Errorf("spec.emailAddresses[%d]: %q is not an email address", i, e)
 		}
 	}
-	if t.Subject.CommonName == "" && len(spec.DNSNames)+len(spec.IPAddresses)+len(spec.URIs)+len(spec.EmailAddresses)+len(spec.OtherNames) == 0 {
+	if commonName(t.Subject) == "" && len(spec.DNSNames)+len(spec.IPAddresses)+len(spec.URIs)+len(spec.EmailAddresses)+len(spec.OtherNames) == 0 {
 		return nil, fmt.Errorf("spec: at least one of commonName, literalSubject, dnsNames, uris, ipAddresses, emailAddresses or otherNames must be set")
 	}
 	if len(spec.OtherNames) > 0 {
@@ -134,6 +145,137 @@ func NewRequest(spec *cmv1.CertificateSpec) (*Request, error) {
 	}
 	return &Request{Template: t, Key: key, KeyFormat: format, Hash: h}, nil
 }
+
+// MaxCommonNameLength is the longest common name cert-manager accepts
+// (RFC 5280's upper bound ub-common-name).
+const MaxCommonNameLength = 64
+
+// checkSpec applies the rules of cert-manager's webhook that the CRDs also
+// apply at admission, for Certificates admitted before those rules or
+// without them: the first broken rule, naming its field.
+func checkSpec(spec *cmv1.CertificateSpec) error {
+	if spec.SecretName == "" {
+		return fmt.Errorf("spec.secretName: must be specified")
+	}
+	if msgs := validation.IsDNS1123Subdomain(spec.SecretName); len(msgs) > 0 {
+		return fmt.Errorf("spec.secretName: %q is not a valid Secret name: %s", spec.SecretName, strings.Join(msgs, "; "))
+	}
+	if err := CheckIssuerRef(spec.IssuerRef, "spec.issuerRef"); err != nil {
+		return err
+	}
+	if len(spec.CommonName) > MaxCommonNameLength {
+		return fmt.Errorf("spec.commonName: must be no more than %d characters", MaxCommonNameLength)
+	}
+	for i, d := range spec.DNSNames {
+		if ne, ok := errors.AsType[*pki.NameError](pki.ValidateDNSName(d)); ok {
+			return fmt.Errorf("spec.dnsNames[%d]: %q is not a valid DNS name: %s", i, d, ne.Reason)
+		}
+	}
+	for i, o := range spec.OtherNames {
+		if o.OID == "" {
+			return fmt.Errorf("spec.otherNames[%d].oid: must be specified", i)
+		}
+		if o.UTF8Value == "" || !utf8.ValidString(o.UTF8Value) {
+			return fmt.Errorf("spec.otherNames[%d].utf8Value: must be set to a valid non-empty UTF8 string", i)
+		}
+	}
+	if nc := spec.NameConstraints; nc != nil && spec.IsCA && nc.Permitted == nil && nc.Excluded == nil {
+		return fmt.Errorf("spec.nameConstraints: either permitted or excluded must be set")
+	}
+	seen := map[string]bool{}
+	for i, f := range spec.AdditionalOutputFormats {
+		if seen[f.Type] {
+			return fmt.Errorf("spec.additionalOutputFormats[%d].type: duplicate value %q", i, f.Type)
+		}
+		seen[f.Type] = true
+	}
+	if ks := spec.Keystores; ks != nil {
+		if j := ks.JKS; j != nil {
+			if err := checkKeystorePassword("jks", "JKS", j.Password, j.PasswordSecretRef.Name); err != nil {
+				return err
+			}
+		}
+		if p := ks.PKCS12; p != nil {
+			if err := checkKeystorePassword("pkcs12", "PKCS#12", p.Password, p.PasswordSecretRef.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckIssuerRef applies cert-manager's rules to an issuerRef at path: a
+// name, and for cert-manager.io's own group (also when the group is
+// empty) a kind of Issuer or ClusterIssuer. Other groups' kinds are not
+// known here.
+func CheckIssuerRef(ref cmv1.ObjectReference, path string) error {
+	if ref.Name == "" {
+		return fmt.Errorf("%s.name: must be specified", path)
+	}
+	if ref.Group != "" && ref.Group != cmv1.GroupVersion.Group {
+		return nil
+	}
+	switch ref.Kind {
+	case "", "Issuer", "ClusterIssuer":
+		return nil
+	}
+	hint := ""
+	if ref.Group == "" {
+		hint = fmt.Sprintf(" (did you forget to set %s.group?)", path)
+	}
+	return fmt.Errorf("%s.kind: %q must be one of Issuer or ClusterIssuer%s", path, ref.Kind, hint)
+}
+
+func checkKeystorePassword(field, name string, password *string, secretName string) error {
+	switch {
+	case password != nil && secretName != "":
+		return fmt.Errorf("spec.keystores.%s: exactly one of passwordSecretRef and password must be provided for %s keystores; cannot set both", field, name)
+	case password == nil && secretName == "":
+		return fmt.Errorf("spec.keystores.%s: exactly one of passwordSecretRef and password must be provided for %s keystores", field, name)
+	case password != nil && *password == "":
+		return fmt.Errorf("spec.keystores.%s.password: literal password cannot be empty if set on %s keystores", field, name)
+	}
+	return nil
+}
+
+// signatureAlgorithms are the signature algorithms each key algorithm
+// may sign with.
+var signatureAlgorithms = map[pki.KeyAlgorithm][]cmv1.SignatureAlgorithm{
+	pki.RSA:     {"SHA256WithRSA", "SHA384WithRSA", "SHA512WithRSA"},
+	pki.ECDSA:   {"ECDSAWithSHA256", "ECDSAWithSHA384", "ECDSAWithSHA512"},
+	pki.Ed25519: {"PureEd25519"},
+}
+
+// checkSignatureAlgorithm refuses a signature algorithm the key cannot
+// make, as cert-manager's webhook does.
+func checkSignatureAlgorithm(alg cmv1.SignatureAlgorithm, key pki.KeyAlgorithm) error {
+	allowed, ok := signatureAlgorithms[key]
+	if alg == "" || !ok || slices.Contains(allowed, alg) {
+		return nil
+	}
+	names := map[pki.KeyAlgorithm]string{pki.RSA: "RSA", pki.ECDSA: "ECDSA", pki.Ed25519: "Ed25519"}
+	list := make([]string, len(allowed))
+	for i, a := range allowed {
+		list[i] = string(a)
+	}
+	return fmt.Errorf("spec.signatureAlgorithm: for key algorithm %s the allowed signature algorithms are %s", names[key], strings.Join(list, ", "))
+}
+
+// commonName is the subject's common name, also when it comes from a
+// literalSubject (which ParseDN keeps in ExtraNames).
+func commonName(n pkix.Name) string {
+	if n.CommonName != "" {
+		return n.CommonName
+	}
+	for _, atv := range n.ExtraNames {
+		if s, ok := atv.Value.(string); ok && atv.Type.Equal(oidCommonName) {
+			return s
+		}
+	}
+	return ""
+}
+
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 
 func subject(spec *cmv1.CertificateSpec) pkix.Name {
 	n := pkix.Name{CommonName: spec.CommonName}
