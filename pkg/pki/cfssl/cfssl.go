@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/certplane/certplane/pkg/pki"
@@ -69,10 +71,10 @@ func Parse(data []byte) (*Request, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("cfssl: empty request")
 		}
-		return nil, fmt.Errorf("cfssl: reading request: %w", err)
+		return nil, decodeError(err)
 	}
 	if dec.More() {
-		return nil, errors.New("cfssl: reading request: more than one JSON value")
+		return nil, errors.New("cfssl: the request holds more than one JSON value")
 	}
 	out := &Request{Key: pki.ECDSAP256}
 	out.CommonName = in.CN
@@ -153,4 +155,64 @@ func appendNonEmpty(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
+}
+
+// decodeError says what is wrong with a request's JSON in the request's
+// own terms: fields by their JSON names, values by their JSON kinds, and
+// no Go type names.
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("cfssl: the request is not valid JSON: %s at byte %d", syntax.Error(), syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("cfssl: the request is not valid JSON: it ends too early")
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Errorf("cfssl: the request must be a JSON object, not %s", jsonKind(typ.Value))
+	case errors.As(err, &typ):
+		return fmt.Errorf("cfssl: %q must be %s, not %s", typ.Field, goKind(typ.Type), jsonKind(typ.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Errorf("cfssl: the request has an unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return fmt.Errorf("cfssl: the request is not valid JSON: %w", err)
+}
+
+// jsonKind names the kind of a JSON value as encoding/json reports it
+// ("string", "number", "number -1", "array", "object", "bool").
+func jsonKind(v string) string {
+	switch {
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	case v == "bool":
+		return "true or false"
+	default:
+		return "a " + v
+	}
+}
+
+// goKind names what a field of the request holds, in JSON's words.
+func goKind(t reflect.Type) string {
+	if t == nil {
+		return "another kind of value"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(goKind(t.Elem()), "an "), "a ") + "s"
+	case reflect.Pointer:
+		return goKind(t.Elem())
+	default:
+		return "an object"
+	}
 }
