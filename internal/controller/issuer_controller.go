@@ -65,7 +65,7 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		secret     *corev1.Secret
 		secretName string
 	)
-	if spec.CA != nil {
+	if spec.CA != nil && issuerpolicy.CheckSpec(spec) == nil {
 		secretName = spec.CA.SecretName
 		s := &corev1.Secret{}
 		err := r.SecretReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secretName}, s)
@@ -98,7 +98,7 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		r.Events.Eventf(obj, nil, eventType, res.Reason, "Verify", "%s", cond.Message)
 	}
 	switch {
-	case !res.Ready && spec.CA != nil:
+	case !res.Ready && spec.CA != nil && res.Reason != issuerpolicy.ReasonInvalidConfig:
 		return ctrl.Result{RequeueAfter: notReadyRecheck}, nil
 	case !res.RecheckAt.IsZero():
 		return ctrl.Result{RequeueAfter: res.RecheckAt.Sub(now)}, nil

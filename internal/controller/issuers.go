@@ -70,7 +70,7 @@ func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.Object
 		return nil, err
 	}
 	out := &issuer{Object: obj, Spec: spec}
-	if spec.CA == nil {
+	if spec.CA == nil || issuerpolicy.CheckSpec(spec) != nil {
 		out.Readiness = issuerpolicy.Evaluate(spec, "", nil, now)
 		return out, nil
 	}

@@ -5,9 +5,11 @@ package issuerpolicy
 import (
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/pkg/pki"
@@ -59,13 +61,35 @@ func Kind(spec *cmv1.IssuerSpec) string {
 	return found
 }
 
+// CheckSpec applies the rules the CRDs apply at admission to what the
+// controller reads, for issuers admitted without them: a ca issuer's
+// secretName must name a Secret. Its error names the field.
+func CheckSpec(spec *cmv1.IssuerSpec) error {
+	if spec.CA == nil {
+		return nil
+	}
+	name := spec.CA.SecretName
+	if name == "" {
+		return fmt.Errorf("spec.ca.secretName: must be specified")
+	}
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		return fmt.Errorf("spec.ca.secretName: %q is not a valid Secret name: %s", name, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
 // Evaluate decides readiness. secret is the ca issuer's Secret, or nil when
-// it does not exist; it is ignored for other kinds.
+// it does not exist; it is ignored for other kinds. A spec that CheckSpec
+// refuses is not ready, reason InvalidConfig; the caller should not look
+// for its Secret.
 func Evaluate(spec *cmv1.IssuerSpec, secretName string, secret *corev1.Secret, now time.Time) Readiness {
 	switch Kind(spec) {
 	case "selfSigned":
 		return Readiness{Ready: true, Reason: ReasonIsReady}
 	case "ca":
+		if err := CheckSpec(spec); err != nil {
+			return Readiness{Reason: ReasonInvalidConfig, Message: err.Error()}
+		}
 		return evaluateCA(secretName, secret, now)
 	case "acme", "vault", "venafi":
 		return Readiness{Reason: ReasonUnsupported, Message: fmt.Sprintf("certplane does not implement the %s issuer yet", Kind(spec))}

@@ -63,6 +63,9 @@ func TestEvaluate(t *testing.T) {
 		{"acme", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{ACME: &cmv1.ACMEIssuer{}}}, nil, now, false, "Unsupported", "acme issuer"},
 		{"none", &cmv1.IssuerSpec{}, nil, now, false, "InvalidConfig", "exactly one"},
 		{"two", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{SelfSigned: &cmv1.SelfSignedIssuer{}, CA: &cmv1.CAIssuer{}}}, nil, now, false, "InvalidConfig", "exactly one"},
+		{"ca secret name with a path", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{CA: &cmv1.CAIssuer{SecretName: "../x"}}}, nil, now, false, "InvalidConfig",
+			`spec.ca.secretName: "../x" is not a valid Secret name: a lowercase RFC 1123 subdomain must consist of`},
+		{"ca secret name empty", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{CA: &cmv1.CAIssuer{}}}, nil, now, false, "InvalidConfig", "spec.ca.secretName: must be specified"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
