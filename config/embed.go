@@ -24,3 +24,9 @@ var CRDs embed.FS
 //go:embed policy/certificaterequest-approval-policy.yaml policy/certificaterequest-approval-binding.yaml
 //go:embed policy/certificaterequest-identity-policy.yaml policy/certificaterequest-identity-binding.yaml
 var Policies embed.FS
+
+// AggregatedRoles is rbac/aggregated_roles.yaml: cert-manager's ClusterRoles
+// that add the cert-manager.io resources to view, edit and admin.
+//
+//go:embed rbac/aggregated_roles.yaml
+var AggregatedRoles []byte

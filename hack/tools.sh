@@ -31,7 +31,7 @@ k8s_ldflags() {
 		"-X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 }
 
-build_kube() { # kube-apiserver | kubectl
+build_kube() { # kube-apiserver | kube-controller-manager | kubectl
 	fresh "$1" "$KUBERNETES_VERSION" && return
 	echo "building $1 $KUBERNETES_VERSION (a cold build takes several minutes)"
 	(cd "$root/hack/tools" && go build -trimpath -ldflags "$(k8s_ldflags)" -o "$bin/$1" "k8s.io/kubernetes/cmd/$1")
@@ -60,10 +60,10 @@ build_golangci_lint() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kubectl controller-gen golangci-lint)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kube-controller-manager kubectl controller-gen golangci-lint)
 for t in "${tools[@]}"; do
 	case "$t" in
-	kube-apiserver | kubectl) build_kube "$t" ;;
+	kube-apiserver | kube-controller-manager | kubectl) build_kube "$t" ;;
 	etcd) build_etcd ;;
 	controller-gen) build_controller_gen ;;
 	golangci-lint) build_golangci_lint ;;

@@ -68,8 +68,18 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// DisableCertificateRequestApprover turns off the built-in approver of
 	// cert-manager.io CertificateRequests, for clusters that run their own
-	// (approver-policy).
+	// (approver-policy), as -certificaterequests-approver in Controllers
+	// does. Certificates of every issuer then go through a
+	// CertificateRequest and wait for its approval.
 	DisableCertificateRequestApprover bool
+	// Controllers is the --controllers list (see ParseControllers). If nil,
+	// "*": every controller that is on by default. csrsigning is on by
+	// default only with EnableKubernetesSigners.
+	Controllers []string
+	// CertificateOwnerRef makes each Certificate the controller owner of
+	// its Secret, so that the Secret is garbage-collected with it
+	// (cert-manager's --enable-certificate-owner-ref).
+	CertificateOwnerRef bool
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -77,6 +87,13 @@ type Options struct {
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.SigningDuration < 0 || o.Retention.Pending < 0 || o.Retention.Approved < 0 || o.Retention.Denied < 0 {
 		return nil, errors.New("durations and retention periods may not be negative")
+	}
+	if o.Controllers == nil {
+		o.Controllers = []string{controllersAll}
+	}
+	enabled, err := ParseControllers(o.Controllers)
+	if err != nil {
+		return nil, err
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -132,7 +149,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 
-	if o.EnableKubernetesSigners {
+	if enabled.Enabled(CSRSigning, onByDefault(CSRSigning, o)) {
 		files, err := o.Signing.CAs()
 		if err != nil {
 			return nil, err
@@ -151,70 +168,95 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
-	if err := (&controller.CSRApprovingReconciler{
-		Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Creator: mgr.GetClient(),
-		Approval: mgr.GetClient().SubResource("approval"), Events: mgr.GetEventRecorder("certplane-csr-approver"),
-		ApproveKubeletServing: o.ApproveKubeletServing,
-	}).SetupWithManager(mgr); err != nil {
-		return nil, err
+	if enabled.Enabled(CSRApproving, true) {
+		if err := (&controller.CSRApprovingReconciler{
+			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Creator: mgr.GetClient(),
+			Approval: mgr.GetClient().SubResource("approval"), Events: mgr.GetEventRecorder("certplane-csr-approver"),
+			ApproveKubeletServing: o.ApproveKubeletServing,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
 	}
-	if err := (&controller.CSRCleanerReconciler{
-		Reader: mgr.GetClient(), Deleter: mgr.GetClient(), Retention: o.Retention,
-	}).SetupWithManager(mgr); err != nil {
-		return nil, err
+	if enabled.Enabled(CSRCleaner, true) {
+		if err := (&controller.CSRCleanerReconciler{
+			Reader: mgr.GetClient(), Deleter: mgr.GetClient(), Retention: o.Retention,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
 	}
 	served, err := certManagerServed(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if served {
-		if o.ClusterResourceNamespace == "" {
-			o.ClusterResourceNamespace = "cert-manager"
-		}
-		if err := metrics.Registry.Register(&controller.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
-			return nil, err
-		}
-		issuers := &controller.Issuers{
-			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
-		}
-		for _, cluster := range []bool{false, true} {
-			if err := (&controller.IssuerReconciler{
-				Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
-				Events: mgr.GetEventRecorder("certplane-issuers"), Cluster: cluster, ClusterResourceNamespace: o.ClusterResourceNamespace,
-			}).SetupWithManager(mgr); err != nil {
-				return nil, err
-			}
-		}
-		if err := (&controller.CertificateReconciler{
-			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
-			Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificates"), Issuers: issuers,
-			MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
-		}).SetupWithManager(mgr); err != nil {
-			return nil, err
-		}
-		if !o.DisableCertificateRequestApprover {
-			if err := (&controller.CertificateRequestApprover{
-				Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificaterequests-approver"),
-			}).SetupWithManager(mgr); err != nil {
-				return nil, err
-			}
-		}
-		if err := (&controller.CertificateRequestReconciler{
-			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
-			Events: mgr.GetEventRecorder("certplane-certificaterequests"), Issuers: issuers,
-		}).SetupWithManager(mgr); err != nil {
-			return nil, err
-		}
-		// CertificateSigningRequests whose signer is an issuer, as with
-		// cert-manager's ExperimentalCertificateSigningRequestControllers.
-		if err := (&controller.CSRIssuerReconciler{
-			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Creator: mgr.GetClient(),
-			Issuers: issuers, Events: mgr.GetEventRecorder("certplane-csr-issuers"),
-		}).SetupWithManager(mgr); err != nil {
+		if err := setupCertManager(mgr, o, enabled); err != nil {
 			return nil, err
 		}
 	}
 	return mgr, nil
+}
+
+// setupCertManager adds the enabled cert-manager.io controllers.
+func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
+	if o.ClusterResourceNamespace == "" {
+		o.ClusterResourceNamespace = "cert-manager"
+	}
+	issuers := &controller.Issuers{
+		Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
+	}
+	for _, cluster := range []bool{false, true} {
+		if name := map[bool]string{false: IssuersController, true: ClusterIssuersController}[cluster]; !enabled.Enabled(name, true) {
+			continue
+		}
+		if err := (&controller.IssuerReconciler{
+			Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
+			Events: mgr.GetEventRecorder("certplane-issuers"), Cluster: cluster, ClusterResourceNamespace: o.ClusterResourceNamespace,
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	approver := enabled.Enabled(CertificateRequestsApprover, onByDefault(CertificateRequestsApprover, o))
+	if enabled.Enabled(CertificatesController, true) {
+		if err := metrics.Registry.Register(&controller.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+			return err
+		}
+		if err := (&controller.CertificateReconciler{
+			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+			Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificates"), Issuers: issuers,
+			MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, OwnerRef: o.CertificateOwnerRef,
+			// Without the built-in approver, another approver decides:
+			// every issuance waits for its CertificateRequest's approval.
+			ThroughRequests: !approver,
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	if approver {
+		if err := (&controller.CertificateRequestApprover{
+			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificaterequests-approver"),
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	if enabled.Enabled(CertificateRequestsIssuer, true) {
+		if err := (&controller.CertificateRequestReconciler{
+			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
+			Events: mgr.GetEventRecorder("certplane-certificaterequests"), Issuers: issuers,
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	// CertificateSigningRequests whose signer is an issuer, as with
+	// cert-manager's ExperimentalCertificateSigningRequestControllers.
+	if enabled.Enabled(CertificateSigningRequestsIssuer, true) {
+		if err := (&controller.CSRIssuerReconciler{
+			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Creator: mgr.GetClient(),
+			Issuers: issuers, Events: mgr.GetEventRecorder("certplane-csr-issuers"),
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // certManagerServed reports whether the cluster serves cert-manager.io/v1:

@@ -1,15 +1,19 @@
 package app
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
@@ -88,6 +92,35 @@ var policyResources = map[string]schema.GroupVersionResource{
 	"ValidatingAdmissionPolicyBinding": {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingadmissionpolicybindings"},
 	"MutatingAdmissionPolicy":          {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingadmissionpolicies"},
 	"MutatingAdmissionPolicyBinding":   {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingadmissionpolicybindings"},
+}
+
+var clusterRoleResource = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+
+// InstallAggregatedRoles applies cert-manager's aggregated ClusterRoles
+// (config/rbac/aggregated_roles.yaml) with server-side apply.
+// kube-controller-manager's clusterrole-aggregation controller then adds
+// their rules to view, edit and admin.
+func InstallAggregatedRoles(ctx context.Context, dyn dynamic.Interface) error {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(config.AggregatedRoles)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("rbac/aggregated_roles.yaml: %w", err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
+			return fmt.Errorf("rbac/aggregated_roles.yaml: %w", err)
+		}
+		if obj.GetKind() != "ClusterRole" {
+			return fmt.Errorf("rbac/aggregated_roles.yaml: unexpected kind %q", obj.GetKind())
+		}
+		if _, err := dyn.Resource(clusterRoleResource).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "certplane", Force: true}); err != nil {
+			return fmt.Errorf("installing ClusterRole %s: %w", obj.GetName(), err)
+		}
+	}
 }
 
 // installPolicies applies the embedded admission policies of

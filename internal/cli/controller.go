@@ -1,9 +1,15 @@
 package cli
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
+
+	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -19,6 +25,7 @@ import (
 type controllerFlags struct {
 	opts      app.Options
 	perSigner map[string]*[2]string
+	logFormat string
 }
 
 func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
@@ -41,6 +48,16 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		fl.StringVar(&f.opts.MetricsAddr, "metrics-bind-address", ":8080", `address of Prometheus /metrics ("0" for none)`)
 		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
 	}
+	signing := "csrsigning is on by default"
+	if cluster {
+		signing = "csrsigning is on only when named or with --enable-kubernetes-signers"
+	}
+	fl.StringSliceVar(&f.opts.Controllers, "controllers", []string{"*"},
+		`controllers to run, as kube-controller-manager takes them: "*" for all, "name" to add one, "-name" to leave one out; an empty value runs none. `+
+			"Names: "+strings.Join(app.ControllerNames, ", ")+" ("+signing+"; -certificaterequests-approver sends every Certificate through an approved CertificateRequest)")
+	fl.BoolVar(&f.opts.CertificateOwnerRef, "enable-certificate-owner-ref", false,
+		"make each Certificate the owner of its Secret, so that the Secret is deleted with it (as cert-manager's flag)")
+	fl.StringVar(&f.logFormat, "log-format", "text", `log format: "text" (RFC 3339 times) or "json"`)
 	fl.StringVar(&f.opts.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets ClusterIssuers refer to")
 	fl.StringVar(&f.opts.PprofAddr, "pprof-bind-address", "", `address of Go's /debug/pprof profiles ("" for none)`)
 	fl.Float32Var(&f.opts.QPS, "kube-api-qps", -1, "client-side limit of requests per second to the apiserver (-1: none; API Priority and Fairness protects the server)")
@@ -81,11 +98,15 @@ func newControllerCommand(o Options) *cobra.Command {
 behind --approve-kubelet-serving), the cleaner, and, with
 --enable-kubernetes-signers, the signer of the kubernetes.io signers.
 Leader election on a Lease, /healthz and /readyz, Prometheus /metrics,
-structured JSON logs on standard error.`,
+logs on standard error (--log-format text or json).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC()
-			ctrl.SetLogger(zap.New(zap.WriteTo(o.ErrOut), zap.JSONEncoder()))
+			logger, err := newLogger(o.ErrOut, f.logFormat)
+			if err != nil {
+				return err
+			}
+			ctrl.SetLogger(logger)
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
 				return err
@@ -110,4 +131,17 @@ func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
+}
+
+// newLogger writes the controllers' logs to w: readable lines with RFC 3339
+// times, or JSON for machines.
+func newLogger(w io.Writer, format string) (logr.Logger, error) {
+	timeFormat := func(ec *zapcore.EncoderConfig) { ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder }
+	switch format {
+	case "text":
+		return zap.New(zap.WriteTo(w), zap.ConsoleEncoder(timeFormat)), nil
+	case "json":
+		return zap.New(zap.WriteTo(w), zap.JSONEncoder(timeFormat)), nil
+	}
+	return logr.Logger{}, fmt.Errorf("--log-format %q: use text or json", format)
 }

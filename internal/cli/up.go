@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/certplane/certplane/internal/app"
 	"github.com/certplane/certplane/internal/clusterpki"
@@ -29,24 +29,30 @@ func newUpCommand(o Options) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "up [--data-dir .certplane] [--port 6443]",
-		Short: "Run a local control plane: etcd, kube-apiserver and certplane's controllers",
+		Short: "Run a local control plane: etcd, kube-apiserver, kube-controller-manager and certplane's controllers",
 		Long: `Run a real single-node control plane on 127.0.0.1: makes (or reuses) the PKI in
 the data directory, starts etcd with client and peer mTLS on the etcd CA and
 kube-apiserver with x509 client authentication and RBAC, waits until it is
-ready, binds admin.conf's group to cluster-admin, and runs certplane's
+ready, binds admin.conf's group to cluster-admin, starts
+kube-controller-manager on controller-manager.conf as kubeadm does (every
+default controller but csrsigning, csrapproving and csrcleaner, which
+certplane replaces: namespaces, service accounts, kube-root-ca.crt, garbage
+collection, ClusterRole aggregation, ...), and runs certplane's
 controllers (the kubernetes.io signers on the cluster CA, the approver, the
 cleaner, and the cert-manager.io/v1 Issuers, Certificates and
 CertificateRequests, whose CRDs and approval policy it installs) as the user certplane:controller with only the permissions in
-config/rbac. Runs until Ctrl-C or SIGTERM, then stops everything in order.
+config/rbac (--controllers chooses which). Runs until Ctrl-C or SIGTERM, then
+stops everything in order: kube-controller-manager first, etcd last.
 Started again on the same data directory it brings back the same cluster
 with its data.
 
-Logs: DATA/logs/{etcd,kube-apiserver,controllers}.log. Binaries: --bin-dir,
+Logs: DATA/logs/{etcd,kube-apiserver,kube-controller-manager,controllers}.log.
+Binaries: --bin-dir,
 else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC()
-			opts := localcp.Options{DataDir: dataDir, Port: port, BinDir: binDir, NodeName: nodeName, Log: o.Out}
+			opts := localcp.Options{DataDir: dataDir, Port: port, BinDir: binDir, NodeName: nodeName, Log: o.Out, ControllerManager: true}
 			var err error
 			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {
 				return err
@@ -93,7 +99,7 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 	fl := cmd.Flags()
 	fl.StringVar(&dataDir, "data-dir", ".certplane", "data directory: PKI, kubeconfigs, etcd data and logs")
 	fl.IntVar(&port, "port", 0, "apiserver port on 127.0.0.1 (default: the data directory's, else 6443)")
-	fl.StringVar(&binDir, "bin-dir", "", "directory holding etcd and kube-apiserver")
+	fl.StringVar(&binDir, "bin-dir", "", "directory holding etcd, kube-apiserver and kube-controller-manager")
 	fl.StringVar(&keyAlg, "key-algorithm", "", "algorithm of a new PKI's keys (default rsa-2048)")
 	fl.StringVar(&nodeName, "node-name", "", "node name in a new PKI (default: the host name)")
 	cf.bind(fl, false)
@@ -122,7 +128,11 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 			_ = logFile.Close()
 		}
 	}()
-	ctrl.SetLogger(zap.New(zap.WriteTo(logFile), zap.JSONEncoder()))
+	logger, err := newLogger(logFile, cf.logFormat)
+	if err != nil {
+		return nil, err
+	}
+	ctrl.SetLogger(logger)
 
 	superAdmin, err := clientcmd.BuildConfigFromFlags("", cp.Kubeconfig("super-admin.conf"))
 	if err != nil {
@@ -143,6 +153,10 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		return nil, err
 	}
 	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer served")
+	if err := app.InstallAggregatedRoles(ctx, dyn); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(o.Out, "rbac: cert-manager's aggregated ClusterRoles add cert-manager.io to view, edit and admin")
 	kubeconfig, err := clusterpki.UserKubeconfig(clusterpki.Options{Dir: cp.DataDir, Key: pki.ECDSAP256, Rand: o.Rand, Now: o.Now}, app.ControllerUser, nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("controller identity: %w", err)
@@ -184,6 +198,14 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 			return nil, fmt.Errorf("controllers did not start within 2 minutes (log: %s)", logPath)
 		}
 	}
-	fmt.Fprintf(o.Out, "controllers: csrsigning, csrapproving, csrcleaner, issuers, certificates, certificaterequests and cert-manager CSR signers running as %s (log: %s)\n", app.ControllerUser, logPath)
+	names, err := app.EnabledControllers(opts)
+	if err != nil {
+		return nil, err
+	}
+	running := "none"
+	if len(names) > 0 {
+		running = strings.Join(names, ", ")
+	}
+	fmt.Fprintf(o.Out, "controllers: %s running as %s (log: %s)\n", running, app.ControllerUser, logPath)
 	return run, nil
 }

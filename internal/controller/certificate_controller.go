@@ -72,6 +72,16 @@ type CertificateReconciler struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Workers is how many Certificates are handled at once. If zero, 16.
 	Workers int
+	// OwnerRef makes the Certificate the controller owner of its Secret
+	// (cert-manager's --enable-certificate-owner-ref); without it, a
+	// reference to the Certificate is removed.
+	OwnerRef bool
+	// ThroughRequests sends every issuance, built-in issuers' too, through
+	// a CertificateRequest that waits for approval, as cert-manager does:
+	// for clusters whose approver is not the built-in one. Without it, the
+	// built-in issuers sign in process, skipping a request the built-in
+	// approver would approve anyway.
+	ThroughRequests bool
 	Now     func() time.Time
 	Rand    io.Reader
 
@@ -83,6 +93,7 @@ type CertificateReconciler struct {
 
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificates/status,verbs=update
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -136,7 +147,7 @@ func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certif
 	if wait := r.backoff(crt, now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	if !crpolicy.BuiltIn(crt.Spec.IssuerRef) {
+	if r.ThroughRequests || !crpolicy.BuiltIn(crt.Spec.IssuerRef) {
 		return r.external(ctx, crt, request, secret, decision, now)
 	}
 	iss, err := r.Issuers.Resolve(ctx, crt.Namespace, crt.Spec.IssuerRef, now)
@@ -323,7 +334,7 @@ func (r *CertificateReconciler) upToDate(ctx context.Context, crt *cmv1.Certific
 	if cas, err := pki.ParseCertificatesPEM(secret.Data[certpolicy.KeyCA]); err == nil {
 		in.CA, in.CABundle = cas[0], secret.Data[certpolicy.KeyCA]
 	}
-	if !certpolicy.SecretCurrent(secret, crt, in) {
+	if !certpolicy.SecretCurrent(secret, crt, in) || !certpolicy.OwnerReferencesCurrent(secret.OwnerReferences, crt, r.OwnerRef) {
 		pw, err := r.passwords(ctx, crt)
 		if err != nil {
 			var pe *passwordError
@@ -368,7 +379,10 @@ func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certi
 	labels, annotations := certpolicy.SecretMetadata(crt, in)
 	if existing == nil {
 		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: crt.Namespace, Name: crt.Spec.SecretName, Labels: labels, Annotations: annotations},
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: crt.Namespace, Name: crt.Spec.SecretName, Labels: labels, Annotations: annotations,
+				OwnerReferences: certpolicy.SecretOwnerReferences(nil, crt, r.OwnerRef),
+			},
 			Type:       corev1.SecretTypeTLS,
 			Data:       data,
 		}
@@ -379,6 +393,7 @@ func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certi
 		return nil
 	}
 	s := existing.DeepCopy()
+	s.OwnerReferences = certpolicy.SecretOwnerReferences(s.OwnerReferences, crt, r.OwnerRef)
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}

@@ -1,6 +1,7 @@
-// Package localcp runs a local control plane: etcd and kube-apiserver as
-// child processes on a cluster PKI made by clusterpki, with mTLS to etcd,
-// x509 client authentication and RBAC. It is the one launcher of the
+// Package localcp runs a local control plane: etcd, kube-apiserver and,
+// when asked, kube-controller-manager as child processes on a cluster PKI
+// made by clusterpki, with mTLS to etcd, x509 client authentication and
+// RBAC. It is the one launcher of the
 // project: `certplane up` and every integration test start control planes
 // through it.
 package localcp
@@ -54,9 +55,20 @@ type Options struct {
 	Log io.Writer
 	// Timeout bounds each component's start. If zero, two minutes.
 	Timeout time.Duration
+	// ControllerManager starts kube-controller-manager too, as kubeadm's
+	// static Pod runs it, with every default controller but the three
+	// certificates.k8s.io ones certplane replaces (csrsigning,
+	// csrapproving, csrcleaner).
+	ControllerManager bool
 }
 
-// ControlPlane is a running etcd and kube-apiserver.
+// kcmControllers is kube-controller-manager's --controllers: kubeadm's
+// list, less the controllers certplane runs itself.
+const kcmControllers = "*,bootstrapsigner,tokencleaner," +
+	"-certificatesigningrequest-signing-controller,-certificatesigningrequest-approving-controller,-certificatesigningrequest-cleaner-controller"
+
+// ControlPlane is a running etcd, kube-apiserver and, if asked,
+// kube-controller-manager.
 type ControlPlane struct {
 	// DataDir is the data directory.
 	DataDir string
@@ -64,27 +76,45 @@ type ControlPlane struct {
 	URL string
 	// EtcdURL is etcd's client URL.
 	EtcdURL string
+	// ControllerManagerURL is kube-controller-manager's secure port, or ""
+	// when it does not run.
+	ControllerManagerURL string
 
-	etcd, apiserver *process
+	etcd, apiserver, controllerManager *process
 }
 
-// Exited is closed when etcd or kube-apiserver has exited, whether through
-// Stop or on its own; ExitError then says which and why.
+// processes are the running components, in the order they started.
+func (cp *ControlPlane) processes() []*process {
+	var ps []*process
+	for _, p := range []*process{cp.etcd, cp.apiserver, cp.controllerManager} {
+		if p != nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// Exited is closed when a component has exited, whether through Stop or on
+// its own; ExitError then says which and why.
 func (cp *ControlPlane) Exited() <-chan struct{} {
 	exited := make(chan struct{})
-	go func() {
-		select {
-		case <-cp.etcd.done:
-		case <-cp.apiserver.done:
-		}
-		close(exited)
-	}()
+	ps := cp.processes()
+	for _, p := range ps {
+		go func() {
+			<-p.done
+			select {
+			case <-exited:
+			default:
+				close(exited)
+			}
+		}()
+	}
 	return exited
 }
 
 // ExitError describes the component that has exited, or is nil.
 func (cp *ControlPlane) ExitError() error {
-	for _, p := range []*process{cp.etcd, cp.apiserver} {
+	for _, p := range cp.processes() {
 		select {
 		case <-p.done:
 			return fmt.Errorf("%s exited: %s (log: %s)", p.name, p.lastLogLine(), p.logPath)
@@ -99,6 +129,9 @@ type state struct {
 	Port           int `json:"port"`
 	EtcdClientPort int `json:"etcdClientPort"`
 	EtcdPeerPort   int `json:"etcdPeerPort"`
+	// ControllerManagerPort is kube-controller-manager's secure port; zero
+	// in data directories made before it ran.
+	ControllerManagerPort int `json:"controllerManagerPort,omitempty"`
 }
 
 // Kubeconfig is the path of a kubeconfig in the data directory, such as
@@ -131,6 +164,12 @@ func Start(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var kcmBin string
+	if o.ControllerManager {
+		if kcmBin, err = findBinary("kube-controller-manager", o.BinDir); err != nil {
+			return nil, err
+		}
+	}
 	st, err := loadState(o.DataDir, o.Port)
 	if err != nil {
 		return nil, err
@@ -138,7 +177,10 @@ func Start(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 	for _, p := range []struct {
 		what string
 		port int
-	}{{"kube-apiserver", st.Port}, {"etcd", st.EtcdClientPort}, {"etcd peer", st.EtcdPeerPort}} {
+	}{{"kube-apiserver", st.Port}, {"etcd", st.EtcdClientPort}, {"etcd peer", st.EtcdPeerPort}, {"kube-controller-manager", st.ControllerManagerPort}} {
+		if p.port == 0 || (p.what == "kube-controller-manager" && !o.ControllerManager) {
+			continue
+		}
 		if err := checkPortFree(p.port); err != nil {
 			return nil, fmt.Errorf("%s port %d is in use: %w", p.what, p.port, err)
 		}
@@ -212,14 +254,74 @@ func Start(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 		return nil, err
 	}
 	logf("rbac: ClusterRoleBinding kubeadm:cluster-admins binds admin.conf's group to cluster-admin")
+
+	if o.ControllerManager {
+		if err := cp.startControllerManager(ctx, kcmBin, st, o.Timeout); err != nil {
+			return nil, err
+		}
+		logf("kube-controller-manager: healthy on %s (log: %s)", cp.ControllerManagerURL, cp.controllerManager.logPath)
+	}
 	return cp, nil
 }
 
-// Stop stops kube-apiserver, then etcd: SIGTERM, and SIGKILL after 30
-// seconds. It may be called more than once.
+// startControllerManager starts kube-controller-manager on
+// controller-manager.conf and waits until /healthz answers. Its serving
+// certificate is the self-signed one it makes in DATA/kube-controller-manager,
+// which the health check trusts.
+func (cp *ControlPlane) startControllerManager(ctx context.Context, bin string, st state, timeout time.Duration) error {
+	certDir := filepath.Join(cp.DataDir, "kube-controller-manager")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return err
+	}
+	var err error
+	cp.controllerManager, err = startProcess("kube-controller-manager", bin, controllerManagerArgs(cp.DataDir, st),
+		filepath.Join(cp.DataDir, "logs", "kube-controller-manager.log"))
+	if err != nil {
+		return err
+	}
+	cp.ControllerManagerURL = "https://127.0.0.1:" + strconv.Itoa(st.ControllerManagerPort)
+	client, err := selfSignedClient(ctx, cp.controllerManager, filepath.Join(certDir, "kube-controller-manager.crt"), timeout)
+	if err != nil {
+		return err
+	}
+	return waitHealthy(ctx, cp.controllerManager, client, cp.ControllerManagerURL+"/healthz", "ok", timeout)
+}
+
+// selfSignedClient is an HTTPS client that trusts the self-signed
+// certificate a component writes to certFile once it has started.
+func selfSignedClient(ctx context.Context, p *process, certFile string, timeout time.Duration) (*http.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if pemData, err := os.ReadFile(certFile); err == nil {
+			pool := x509.NewCertPool()
+			if pool.AppendCertsFromPEM(pemData) {
+				return &http.Client{
+					Timeout: 5 * time.Second,
+					Transport: &http.Transport{
+						TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+						DisableKeepAlives: true,
+					},
+				}, nil
+			}
+		}
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("%s exited: %s (log: %s)", p.name, p.lastLogLine(), p.logPath)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s wrote no serving certificate to %s: %w (log: %s)", p.name, certFile, ctx.Err(), p.logPath)
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop stops kube-controller-manager, kube-apiserver, then etcd: SIGTERM,
+// and SIGKILL after 30 seconds. It may be called more than once.
 func (cp *ControlPlane) Stop() error {
 	var errs []error
-	for _, p := range []*process{cp.apiserver, cp.etcd} {
+	for _, p := range []*process{cp.controllerManager, cp.apiserver, cp.etcd} {
 		if p != nil {
 			if err := p.stop(30 * time.Second); err != nil {
 				errs = append(errs, err)
@@ -291,6 +393,31 @@ func apiserverArgs(dir string, st state) []string {
 	}
 }
 
+// controllerManagerArgs are kubeadm's flags for kube-controller-manager
+// (its static Pod manifest), on loopback, without leader election (one
+// instance; a restart would otherwise wait out the old lease), and without
+// the controllers certplane replaces.
+func controllerManagerArgs(dir string, st state) []string {
+	f := func(name string) string { return filepath.Join(dir, "pki", name) }
+	conf := filepath.Join(dir, "controller-manager.conf")
+	return []string{
+		"--kubeconfig=" + conf,
+		"--authentication-kubeconfig=" + conf,
+		"--authorization-kubeconfig=" + conf,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(st.ControllerManagerPort),
+		"--cert-dir=" + filepath.Join(dir, "kube-controller-manager"),
+		"--client-ca-file=" + f("ca.crt"),
+		"--requestheader-client-ca-file=" + f("front-proxy-ca.crt"),
+		"--root-ca-file=" + f("ca.crt"),
+		"--service-account-private-key-file=" + f("sa.key"),
+		"--use-service-account-credentials=true",
+		"--cluster-name=kubernetes",
+		"--controllers=" + kcmControllers,
+		"--leader-elect=false",
+	}
+}
+
 // loadState reads the ports a data directory was set up with, choosing free
 // etcd ports for a new one. A port asked for that differs from the
 // remembered one is an error: the kubeconfigs name the old one.
@@ -313,6 +440,11 @@ func loadState(dir string, port int) (state, error) {
 		if port != 0 && port != st.Port {
 			return st, fmt.Errorf("%s was set up for port %d: start it with --port %d or use another data directory", dir, st.Port, st.Port)
 		}
+		if st.ControllerManagerPort == 0 {
+			if st.ControllerManagerPort, err = FreePort(); err != nil {
+				return st, err
+			}
+		}
 		return st, nil
 	case !errors.Is(err, os.ErrNotExist):
 		return st, err
@@ -321,11 +453,11 @@ func loadState(dir string, port int) (state, error) {
 	if st.Port == 0 {
 		st.Port = DefaultPort
 	}
-	ports, err := freePorts(2)
+	ports, err := freePorts(3)
 	if err != nil {
 		return st, err
 	}
-	st.EtcdClientPort, st.EtcdPeerPort = ports[0], ports[1]
+	st.EtcdClientPort, st.EtcdPeerPort, st.ControllerManagerPort = ports[0], ports[1], ports[2]
 	return st, nil
 }
 
