@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,13 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC()
+			// A wrong --controllers or --log-format is refused before anything starts.
+			if _, err := app.EnabledControllers(cf.options()); err != nil {
+				return err
+			}
+			if _, err := newLogger(io.Discard, cf.logFormat); err != nil {
+				return err
+			}
 			opts := localcp.Options{DataDir: dataDir, Port: port, BinDir: binDir, NodeName: nodeName, Log: o.Out, ControllerManager: true}
 			var err error
 			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +59,38 @@ func crCluster(t *testing.T, extra ...string) (admin, dir string) {
 	dir = t.TempDir()
 	writeFile(t, filepath.Join(dir, "issuers.yaml"), crIssuers)
 	mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "issuers.yaml"))
+	if slices.Contains(extra, "--disable-certificaterequest-approver") {
+		approveAsExternalApprover(t, admin, "root")
+	}
 	mustKubectl(t, admin, "wait", "--for=condition=Ready", "--timeout=90s", "-n", "sandbox", "certificate/root", "issuer/ca")
 	return admin, dir
+}
+
+// approveAsExternalApprover plays the cluster's own approver (as
+// approver-policy would be) for the first issuance of Certificate name in
+// sandbox: with certplane's built-in approver off, even a built-in issuer's
+// Certificate waits, unissued, behind a CertificateRequest until it is
+// approved.
+func approveAsExternalApprover(t *testing.T, admin, name string) {
+	t.Helper()
+	cr := name + "-1"
+	waitFor(t, 60*time.Second, "CertificateRequest "+cr+" and Certificate "+name+" Issuing", func() bool {
+		return kubectl(t, admin, "get", "certificaterequest", cr, "-n", "sandbox").code == 0 &&
+			certField(t, admin, "sandbox", name, `{.status.conditions[?(@.type=="Issuing")].status}`) == "True"
+	})
+	secret := certField(t, admin, "sandbox", name, "{.spec.secretName}")
+	if r := kubectl(t, admin, "get", "secret", secret, "-n", "sandbox"); r.code == 0 {
+		t.Fatalf("Secret %s written before its CertificateRequest was approved", secret)
+	}
+	if got := readyOf(t, admin, "sandbox", name); strings.HasPrefix(got, "True") {
+		t.Fatalf("Certificate %s Ready before approval: %s", name, got)
+	}
+	if got := crCondition(t, admin, cr, "Approved"); got != " : " {
+		t.Fatalf("CertificateRequest %s has an Approved condition no approver set: %q", cr, got)
+	}
+	if r := setStatus(t, admin, cr, "merge", `{"status":{"conditions":[`+approval("Approved", "True", "ExternalApprover")+`]}}`); r.code != 0 {
+		t.Fatalf("approving %s: exit %d, %s", cr, r.code, r.stderr)
+	}
 }
 
 // newCSR makes an ECDSA key and a CSR for CN with openssl, and returns the

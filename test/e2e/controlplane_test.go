@@ -260,8 +260,9 @@ type upProcess struct {
 	cmd    *exec.Cmd
 	stderr *strings.Builder // complete once done is closed
 	lines  chan string
-	done   chan struct{} // closed when the process has exited
-	err    error         // its exit status, once done
+	output strings.Builder // what it printed until it was up
+	done   chan struct{}   // closed when the process has exited
+	err    error           // its exit status, once done
 }
 
 func startUp(t testing.TB, dataDir string, port int, extra ...string) *upProcess {
@@ -305,6 +306,7 @@ func startUp(t testing.TB, dataDir string, port int, extra ...string) *upProcess
 				<-u.done // stderr is complete once the process has been waited for
 				t.Fatalf("certplane up ended before it was up: %s", stderr.String())
 			}
+			u.output.WriteString(line + "\n")
 			if strings.HasPrefix(line, "certplane is up at ") {
 				go func() {
 					for range u.lines {
