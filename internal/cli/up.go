@@ -78,6 +78,13 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 				_ = cp.Stop()
 				return err
 			}
+			if err := cp.WaitControllerManager(ctx); err != nil {
+				stopControllers()
+				<-run.done
+				_ = cp.Stop()
+				return err
+			}
+			fmt.Fprintln(o.Out, "kube-controller-manager: healthy")
 			admin, _ := filepath.Abs(cp.Kubeconfig("admin.conf"))
 			fmt.Fprintf(o.Out, "certplane is up at %s. Next:\n  export KUBECONFIG=%s\n  kubectl get namespaces\nPress Ctrl-C to stop.\n", cp.URL, admin)
 			var failure error

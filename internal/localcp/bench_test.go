@@ -30,6 +30,9 @@ func start(b *testing.B, dir string, port int) *localcp.ControlPlane {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := cp.WaitControllerManager(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	return cp
 }
 

@@ -81,6 +81,7 @@ type ControlPlane struct {
 	ControllerManagerURL string
 
 	etcd, apiserver, controllerManager *process
+	timeout                            time.Duration
 }
 
 // processes are the running components, in the order they started.
@@ -256,21 +257,20 @@ func Start(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 	logf("rbac: ClusterRoleBinding kubeadm:cluster-admins binds admin.conf's group to cluster-admin")
 
 	if o.ControllerManager {
-		if err := cp.startControllerManager(ctx, kcmBin, st, o.Timeout); err != nil {
+		if err := cp.startControllerManager(kcmBin, st); err != nil {
 			return nil, err
 		}
-		logf("kube-controller-manager: healthy on %s (log: %s)", cp.ControllerManagerURL, cp.controllerManager.logPath)
+		logf("kube-controller-manager: started on %s (log: %s)", cp.ControllerManagerURL, cp.controllerManager.logPath)
+		cp.timeout = o.Timeout
 	}
 	return cp, nil
 }
 
 // startControllerManager starts kube-controller-manager on
-// controller-manager.conf and waits until /healthz answers. Its serving
-// certificate is the self-signed one it makes in DATA/kube-controller-manager,
-// which the health check trusts.
-func (cp *ControlPlane) startControllerManager(ctx context.Context, bin string, st state, timeout time.Duration) error {
-	certDir := filepath.Join(cp.DataDir, "kube-controller-manager")
-	if err := os.MkdirAll(certDir, 0o700); err != nil {
+// controller-manager.conf. WaitControllerManager waits for its health, so
+// that the caller can do other work while it starts.
+func (cp *ControlPlane) startControllerManager(bin string, st state) error {
+	if err := os.MkdirAll(filepath.Join(cp.DataDir, "kube-controller-manager"), 0o700); err != nil {
 		return err
 	}
 	var err error
@@ -280,11 +280,23 @@ func (cp *ControlPlane) startControllerManager(ctx context.Context, bin string, 
 		return err
 	}
 	cp.ControllerManagerURL = "https://127.0.0.1:" + strconv.Itoa(st.ControllerManagerPort)
-	client, err := selfSignedClient(ctx, cp.controllerManager, filepath.Join(certDir, "kube-controller-manager.crt"), timeout)
+	return nil
+}
+
+// WaitControllerManager waits until kube-controller-manager's /healthz
+// answers ok; at once when it does not run. Its serving certificate is the
+// self-signed one it makes in DATA/kube-controller-manager, which the
+// health check trusts.
+func (cp *ControlPlane) WaitControllerManager(ctx context.Context) error {
+	p := cp.controllerManager
+	if p == nil {
+		return nil
+	}
+	client, err := selfSignedClient(ctx, p, filepath.Join(cp.DataDir, "kube-controller-manager", "kube-controller-manager.crt"), cp.timeout)
 	if err != nil {
 		return err
 	}
-	return waitHealthy(ctx, cp.controllerManager, client, cp.ControllerManagerURL+"/healthz", "ok", timeout)
+	return waitHealthy(ctx, p, client, cp.ControllerManagerURL+"/healthz", "ok", cp.timeout)
 }
 
 // selfSignedClient is an HTTPS client that trusts the self-signed

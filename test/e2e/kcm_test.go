@@ -118,6 +118,31 @@ spec:
 		})
 	})
 
+	t.Run("a deleted Certificate's CertificateRequest and next-key Secret are garbage-collected", func(t *testing.T) {
+		dir := t.TempDir()
+		// An external issuer nobody serves: the request stays pending and
+		// the next private key waits in a Secret of its own.
+		writeFile(t, filepath.Join(dir, "pending.yaml"), `apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: pending, namespace: gc}
+spec:
+  secretName: pending-tls
+  dnsNames: [pending.gc.svc]
+  issuerRef: {name: nobody, kind: ExternalIssuer, group: example.com}
+`)
+		mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "pending.yaml"))
+		nextKey := func() string {
+			return strings.TrimSpace(mustKubectl(t, admin, "get", "secret", "-n", "gc", "-l", "cert-manager.io/next-private-key=true", "-o", "name"))
+		}
+		waitFor(t, 60*time.Second, "CertificateRequest pending-1 and its next-key Secret", func() bool {
+			return kubectl(t, admin, "get", "certificaterequest", "pending-1", "-n", "gc").code == 0 && nextKey() != ""
+		})
+		mustKubectl(t, admin, "delete", "certificate", "pending", "-n", "gc")
+		waitFor(t, 60*time.Second, "CertificateRequest pending-1 and the next-key Secret to be garbage-collected", func() bool {
+			return kubectl(t, admin, "get", "certificaterequest", "pending-1", "-n", "gc").code != 0 && nextKey() == ""
+		})
+	})
+
 	u.stop(t)
 	assertNoProcessesFor(t, data)
 }
