@@ -182,7 +182,7 @@ func TestInitIsIdempotent(t *testing.T) {
 	if !slices.Equal(res.Created, []string{"pki/front-proxy-client.crt", "pki/front-proxy-client.key"}) {
 		t.Errorf("second run created %v", res.Created)
 	}
-	if len(res.Checked) != 3+6+1+5 {
+	if len(res.Checked) != 3*2+6*2+2+5 { // every file there, keys too
 		t.Errorf("second run checked %d files: %v", len(res.Checked), res.Checked)
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, "pki", "apiserver.key"))

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/certplane/certplane/internal/files"
@@ -17,7 +20,8 @@ import (
 )
 
 // Result says what Init did: the files it created and the ones it found
-// in place and checked, as paths relative to the tree's directory.
+// in place and checked (certificates, keys and kubeconfigs alike), as paths
+// relative to the tree's directory.
 type Result struct {
 	Created []string
 	Checked []string
@@ -25,8 +29,11 @@ type Result struct {
 
 // Init fills in what is missing from the tree and checks what is there. It
 // never overwrites a file: a certificate signed by the wrong CA, a key that
-// does not match its certificate, an expired certificate or half of a pair
-// is an error naming the file, and then nothing is written.
+// does not match its certificate, an expired certificate, half of a pair,
+// a certificate that lacks a SAN the options ask for, or a kubeconfig for
+// another identity (kubelet.conf of another node) is an error naming the
+// file, and then nothing is written. As kubeadm does, an existing
+// certificate must have at least the SANs asked for; it may have more.
 func Init(opts Options) (*Result, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -102,6 +109,9 @@ func (b *builder) ca(c caSpec) error {
 		b.cas[c.name] = ca
 	}
 	b.res.Checked = append(b.res.Checked, b.rel(certFile))
+	if _, isFile := b.o.CAKeys.(FileKeys); isFile && b.cas[c.name].Key != nil {
+		b.res.Checked = append(b.res.Checked, b.rel(keyPath(b.o.Dir, c.base)))
+	}
 	return nil
 }
 
@@ -150,8 +160,44 @@ func (b *builder) leaf(s certSpec) error {
 	if err := checkLeaf(cert, key, ca.Certificate, b.now); err != nil {
 		return fmt.Errorf("%s: %w", b.rel(certFile), err)
 	}
-	b.res.Checked = append(b.res.Checked, b.rel(certFile))
+	if s.sans != nil {
+		dns, ips := s.sans(&b.o)
+		if missing := missingSANs(cert, dns, ips); len(missing) > 0 {
+			return fmt.Errorf("%s lacks the requested SAN %s (it has %s): move %s and %s away and run pki init again to make them anew",
+				b.rel(certFile), strings.Join(missing, ", "), strings.Join(sanList(cert), ", "), b.rel(certFile), b.rel(keyFile))
+		}
+	}
+	b.res.Checked = append(b.res.Checked, b.rel(certFile), b.rel(keyFile))
 	return nil
+}
+
+// missingSANs are the names and addresses cert is not valid for, checked
+// as kubeadm checks an existing certificate: each requested SAN must
+// verify as a host name of cert.
+func missingSANs(cert *x509.Certificate, dns []string, ips []net.IP) []string {
+	var missing []string
+	for _, name := range dns {
+		if cert.VerifyHostname(name) != nil {
+			missing = append(missing, name)
+		}
+	}
+	for _, ip := range ips {
+		if cert.VerifyHostname(ip.String()) != nil {
+			missing = append(missing, ip.String())
+		}
+	}
+	return missing
+}
+
+func sanList(cert *x509.Certificate) []string {
+	out := append([]string(nil), cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
+		out = append(out, ip.String())
+	}
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	return out
 }
 
 func (b *builder) leafTemplate(s certSpec) *pki.Template {
@@ -215,7 +261,7 @@ func (b *builder) serviceAccountKeys() error {
 	if !pki.KeyMatches(pub, key) {
 		return fmt.Errorf("%s does not match %s", b.rel(pubFile), b.rel(keyFile))
 	}
-	b.res.Checked = append(b.res.Checked, b.rel(keyFile))
+	b.res.Checked = append(b.res.Checked, b.rel(keyFile), b.rel(pubFile))
 	return nil
 }
 
@@ -241,8 +287,19 @@ func (b *builder) kubeconfig(c confSpec) error {
 	if err := checkLeaf(cert, key, ca.Certificate, b.now); err != nil {
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
+	if cn, org := c.cn(&b.o), c.org; cert.Subject.CommonName != cn || !slices.Equal(cert.Subject.Organization, org) {
+		return fmt.Errorf("%s is for %s, not %s: move it away and run pki init again to make it anew",
+			c.name, describeSubject(cert.Subject.CommonName, cert.Subject.Organization), describeSubject(cn, org))
+	}
 	b.res.Checked = append(b.res.Checked, c.name)
 	return nil
+}
+
+func describeSubject(cn string, org []string) string {
+	if len(org) == 0 {
+		return fmt.Sprintf("%q", cn)
+	}
+	return fmt.Sprintf("%q in %s", cn, strings.Join(org, ", "))
 }
 
 // newKubeconfig issues a client certificate from ca and embeds it, its key

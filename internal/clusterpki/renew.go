@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,7 +47,8 @@ type RenewResult struct {
 // certs renew does: with a new key, keeping the subject, the SANs and the
 // extended key usages of the old certificate, signed by the same CA. CAs
 // are never renewed. It refuses, before writing anything, when a CA key is
-// absent. The replaced files are kept under Dir/backup/<time>/.
+// absent. The replaced files are kept under Dir/backup/<time>/ (a suffix
+// -2, -3, ... keeps renewals within one second apart).
 //
 // New keys have the algorithm of the key they replace, unless Options.Key
 // names one.
@@ -92,11 +94,38 @@ func Renew(opts Options, names []string) (*RenewResult, error) {
 		}
 		out = append(out, f...)
 	}
-	backup := filepath.Join(o.Dir, "backup", now.UTC().Format("20060102T150405Z"))
+	backup, err := newBackupDir(filepath.Join(o.Dir, "backup"), now)
+	if err != nil {
+		return nil, err
+	}
 	if err := files.ReplaceAll(o.Dir, backup, out...); err != nil {
+		_ = os.Remove(backup) // only if empty: it may hold the only copy of a file
 		return nil, err
 	}
 	return &RenewResult{Renewed: names, BackupDir: backup}, nil
+}
+
+// newBackupDir makes a directory of its own under parent, named by the
+// time: <time>, or <time>-2, <time>-3, ... when renewals come within the
+// same second.
+func newBackupDir(parent string, now time.Time) (string, error) {
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", fmt.Errorf("making the backup directory: %w", err)
+	}
+	base := filepath.Join(parent, now.UTC().Format("20060102T150405Z"))
+	for i := 1; ; i++ {
+		dir := base
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || i >= 1000 {
+			return "", fmt.Errorf("making the backup directory: %w", err)
+		}
+	}
 }
 
 func renewOne(o Options, name string, now time.Time, keepAlgorithm bool, loadCA func(string) (*pki.CA, error)) ([]files.File, error) {
