@@ -91,7 +91,7 @@ written to NAME-key.pem, mode 0600, or --key-out). Prints the name.`,
 			for _, u := range usages {
 				u = strings.TrimSpace(u)
 				if _, _, err := pki.ParseUsages([]pki.Usage{pki.Usage(u)}); err != nil {
-					return err
+					return inputError("--usages", err)
 				}
 				spec.Usages = append(spec.Usages, certv1.KeyUsage(u))
 			}
@@ -107,7 +107,7 @@ written to NAME-key.pem, mode 0600, or --key-out). Prints the name.`,
 					return err
 				}
 				if _, err := pki.ParseCSRPEM(data); err != nil {
-					return fmt.Errorf("%s: %w", csrFile, err)
+					return pemError(csrFile, "certificate request", data, err)
 				}
 				spec.Request = data
 			case keyFile != "":
@@ -117,11 +117,11 @@ written to NAME-key.pem, mode 0600, or --key-out). Prints the name.`,
 				}
 				key, err := pki.ParsePrivateKeyPEM(data)
 				if err != nil {
-					return fmt.Errorf("%s: %w", keyFile, err)
+					return pemError(keyFile, "private key", data, err)
 				}
 				req := &pki.Request{CommonName: cn, Organization: groups}
 				if err := req.AddHosts(hosts...); err != nil {
-					return err
+					return inputError("--hosts", err)
 				}
 				if spec.Request, err = pki.CreateCSR(o.Rand, req, key); err != nil {
 					return err
@@ -386,6 +386,10 @@ func newCSRWaitCommand(o Options, client clientFunc) *cobra.Command {
 	return cmd
 }
 
+// errRefused is what waitIssued's error wraps when the request is Denied
+// or Failed: it will never be issued.
+var errRefused = errors.New("the request was denied or failed")
+
 // waitIssued watches a request until it has a certificate. A Denied or
 // Failed condition ends the wait with its reason and message. pending, if
 // set, is called once when the request is seen still waiting for approval.
@@ -394,7 +398,7 @@ func waitIssued(ctx context.Context, cs kubernetes.Interface, name string, pendi
 	check := func(csr *certv1.CertificateSigningRequest) ([]byte, bool, error) {
 		for _, c := range csr.Status.Conditions {
 			if c.Status == corev1.ConditionTrue && (c.Type == certv1.CertificateDenied || c.Type == certv1.CertificateFailed) {
-				return nil, true, fmt.Errorf("certificatesigningrequest %s is %s: %s: %s", name, c.Type, c.Reason, c.Message)
+				return nil, true, &messageError{msg: fmt.Sprintf("certificatesigningrequest %s is %s: %s: %s", name, c.Type, c.Reason, c.Message), err: errRefused}
 			}
 		}
 		if len(csr.Status.Certificate) > 0 {

@@ -64,8 +64,8 @@ usage names.`,
   certplane gencert --ca ca.pem --ca-key ca-key.pem --profile client --csr jane.csr --duration 24h`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.duration < 0 {
-				return fmt.Errorf("--duration %s is negative", f.duration)
+			if cmd.Flags().Changed("duration") && f.duration <= 0 {
+				return fmt.Errorf("--duration %s: want a positive validity, such as 24h or 8760h", f.duration)
 			}
 			input := ""
 			if len(args) == 1 {
@@ -126,7 +126,7 @@ func initCA(o Options, f gencertFlags, input string) error {
 	}
 	cert, err := pki.SelfSign(o.Rand, o.Now(), tmpl, key)
 	if err != nil {
-		return err
+		return inputError(input, err)
 	}
 	return writeOutputs(o, prefix, cert, keyPEM, csrPEM)
 }
@@ -148,7 +148,7 @@ func signCert(o Options, f gencertFlags, input string) error {
 			usages[i] = pki.Usage(strings.TrimSpace(u))
 		}
 		if _, _, err := pki.ParseUsages(usages); err != nil {
-			return err
+			return inputError("--usages", err)
 		}
 	}
 	prefix, err := barePrefix(f.bare, input+f.csrFile)
@@ -172,7 +172,7 @@ func signCert(o Options, f gencertFlags, input string) error {
 		}
 		csr, err := pki.ParseCSRPEM(data)
 		if err != nil {
-			return fmt.Errorf("%s: %w", displayName(f.csrFile), err)
+			return pemError(f.csrFile, "certificate request", data, err)
 		}
 		tmpl, pub = pki.TemplateFromCSR(csr, nil), csr.PublicKey
 		if f.hosts != nil {
@@ -202,14 +202,26 @@ func signCert(o Options, f gencertFlags, input string) error {
 		tmpl.Usages = append(tmpl.Usages, pki.UsageKeyEncipherment)
 	}
 	tmpl.Duration = f.duration
+	asked := "--duration " + f.duration.String()
 	if tmpl.Duration == 0 {
-		tmpl.Duration = defaultLeafDuration
+		tmpl.Duration, asked = defaultLeafDuration, "the default 8760h"
 	}
-	cert, err := ca.Issue(o.Rand, o.Now(), tmpl, pub)
+	now := o.Now()
+	cert, err := ca.Issue(o.Rand, now, tmpl, pub)
 	if err != nil {
+		if errors.Is(err, pki.ErrCAExpired) {
+			return inputError(f.caFile, err)
+		}
 		return err
 	}
-	return writeOutputs(o, prefix, cert, keyPEM, csrPEM)
+	if err := writeOutputs(o, prefix, cert, keyPEM, csrPEM); err != nil {
+		return err
+	}
+	if end := ca.Certificate.NotAfter; now.Add(tmpl.Duration).After(end) && o.ErrOut != nil {
+		fmt.Fprintf(o.ErrOut, "note: %s.pem is valid until %s, when its CA %s ends, not for %s: a certificate never outlives its CA\n",
+			prefix, end.UTC().Format(time.RFC3339), f.caFile, asked)
+	}
+	return nil
 }
 
 func loadCA(certFile, keyFile string) (*pki.CA, error) {
@@ -223,13 +235,20 @@ func loadCA(certFile, keyFile string) (*pki.CA, error) {
 	}
 	certs, err := pki.ParseCertificatesPEM(certPEM)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", certFile, err)
+		return nil, pemError(certFile, "certificate", certPEM, err)
 	}
 	key, err := pki.ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", keyFile, err)
+		return nil, pemError(keyFile, "private key", keyPEM, err)
 	}
-	return pki.NewCA(certs[0], key)
+	ca, err := pki.NewCA(certs[0], key)
+	switch {
+	case errors.Is(err, pki.ErrKeyMismatch):
+		return nil, &messageError{msg: fmt.Sprintf("%s is not the key of the CA certificate in %s: the private key does not match", keyFile, certFile), err: err}
+	case err != nil:
+		return nil, inputError(certFile, err)
+	}
+	return ca, nil
 }
 
 func overrideHosts(req *pki.Request, hosts []string) error {
@@ -237,7 +256,10 @@ func overrideHosts(req *pki.Request, hosts []string) error {
 		return nil
 	}
 	req.DNSNames, req.IPAddresses, req.URIs, req.EmailAddresses = nil, nil, nil, nil
-	return req.AddHosts(hosts...)
+	if err := req.AddHosts(hosts...); err != nil {
+		return inputError("--hostname", err)
+	}
+	return nil
 }
 
 // writeOutputs writes PREFIX.pem, and PREFIX-key.pem and PREFIX.csr when a

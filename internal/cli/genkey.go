@@ -60,7 +60,7 @@ func readRequest(o Options, name string) (*cfssl.Request, error) {
 	}
 	req, err := cfssl.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", displayName(name), err)
+		return nil, inputError(name, err)
 	}
 	return req, nil
 }

@@ -103,8 +103,16 @@ func (f *pkiFlags) options(o Options) (clusterpki.Options, error) {
 	return opts, nil
 }
 
+// minValidity is the shortest validity pki init takes without
+// --allow-short-validity: below it, a cluster's certificates expire before
+// anyone notices.
+const minValidity = time.Hour
+
 func newPKIInitCommand(o Options) *cobra.Command {
-	var f pkiFlags
+	var (
+		f          pkiFlags
+		allowShort bool
+	)
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR",
 		Short: "Create kubeadm's certificate tree, filling in what is missing and checking what is there",
@@ -116,8 +124,12 @@ kubelet.conf. Names, usages, validity and file modes are kubeadm's; the
 apiserver also gets 127.0.0.1 and localhost as SANs.
 
 It never overwrites: it fills in what is missing and checks what is there.
-A certificate signed by the wrong CA, a key that does not match, or an expired
-certificate is an error naming the file, and then nothing is written.`,
+A certificate signed by the wrong CA, a key that does not match, an expired
+certificate, a certificate without a SAN asked for (as kubeadm checks), or
+kubelet.conf of another node is an error naming the file, and then nothing
+is written.
+
+Validities under an hour are refused unless --allow-short-validity is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.dir == "" {
@@ -125,6 +137,9 @@ certificate is an error naming the file, and then nothing is written.`,
 			}
 			opts, err := f.options(o)
 			if err != nil {
+				return err
+			}
+			if err := checkValidity(f, opts, allowShort); err != nil {
 				return err
 			}
 			res, err := clusterpki.Init(opts)
@@ -139,7 +154,34 @@ certificate is an error naming the file, and then nothing is written.`,
 		},
 	}
 	f.bind(cmd, true)
+	cmd.Flags().BoolVar(&allowShort, "allow-short-validity", false, "allow --validity or --ca-validity under an hour (for tests of expiry)")
 	return cmd
+}
+
+// checkValidity refuses negative validities, and ones under minValidity
+// unless allowShort, naming where they were given.
+func checkValidity(f pkiFlags, opts clusterpki.Options, allowShort bool) error {
+	for _, v := range []struct {
+		flag, field string
+		fromFlag    bool
+		d           time.Duration
+	}{
+		{"--validity", "validity", f.validity != 0, opts.Validity},
+		{"--ca-validity", "caValidity", f.caValidity != 0, opts.CAValidity},
+	} {
+		if v.d == 0 || v.d >= minValidity || (allowShort && v.d > 0) {
+			continue
+		}
+		where := v.flag + " " + v.d.String()
+		if !v.fromFlag {
+			where = fmt.Sprintf("%s %s in %s", v.field, v.d, f.config)
+		}
+		if v.d < 0 {
+			return fmt.Errorf("%s is negative: want a validity such as 8760h", where)
+		}
+		return fmt.Errorf("%s is under an hour, so the certificates would expire almost at once: give --allow-short-validity if that is what you want", where)
+	}
+	return nil
 }
 
 func newPKICheckExpirationCommand(o Options) *cobra.Command {

@@ -223,7 +223,9 @@ func TestBadInput(t *testing.T) {
 		want  string // a part of the error line
 	}{
 		{"empty request", map[string]string{"r.json": ""}, "", []string{"genkey", "r.json"}, "r.json is empty"},
-		{"garbage request", map[string]string{"r.json": "garbage"}, "", []string{"genkey", "r.json"}, "cfssl: reading request"},
+		{"garbage request", map[string]string{"r.json": "garbage"}, "", []string{"genkey", "r.json"}, "r.json: the request is not valid JSON"},
+		{"request of the wrong shape", map[string]string{"r.json": `{"CN": 5, "hosts": "a.example"}`}, "", []string{"genkey", "r.json"}, `r.json: "CN" must be a string, not a number`},
+		{"request that is a list", map[string]string{"r.json": `[{"CN": "a"}]`}, "", []string{"genkey", "r.json"}, "r.json: the request must be a JSON object, not a list"},
 		{"rsa 1024 request", map[string]string{"r.json": `{"CN":"a","key":{"algo":"rsa","size":1024}}`}, "", []string{"genkey", "r.json"}, "RSA key too short"},
 		{"missing request", nil, "", []string{"genkey", "nope.json"}, "no such file"},
 		{"stdin without --bare", nil, caRequest, []string{"genkey", "-"}, "--bare"},
@@ -231,7 +233,16 @@ func TestBadInput(t *testing.T) {
 		{"garbage inspect", map[string]string{"x.pem": "garbage\n"}, "", []string{"inspect", "x.pem"}, "no certificate, certificate request, key or kubeconfig found"},
 		{"truncated PEM inspect", map[string]string{"x.pem": string(caPEM[:len(caPEM)/2])}, "", []string{"inspect", "x.pem"}, "no certificate"},
 		{"truncated CSR", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": string(caKey), "x.csr": string(csrPEM[:len(csrPEM)/2])},
-			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "no PEM data found"},
+			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "x.csr holds a damaged or truncated PEM block, not a readable certificate request"},
+		{"certificate as --csr", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": string(caKey)},
+			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "ca.pem"}, "ca.pem holds a certificate, not a certificate request"},
+		{"key as --ca", map[string]string{"ca-key.pem": string(caKey), "x.csr": string(csrPEM)},
+			"", []string{"gencert", "--ca", "ca-key.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "ca-key.pem holds a private key, not a certificate"},
+		{"zero duration", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": string(caKey), "x.csr": string(csrPEM)},
+			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr", "--duration", "0s"}, "--duration 0s: want a positive validity"},
+		{"negative duration", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": string(caKey), "x.csr": string(csrPEM)},
+			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr", "--duration", "-1h"}, "want a positive validity"},
+		{"zero CA duration", map[string]string{"r.json": caRequest}, "", []string{"gencert", "-initca", "r.json", "--duration", "0s"}, "--duration 0s: want a positive validity"},
 		{"broken CSR signature", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": string(caKey), "x.csr": brokenCSR},
 			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "signature does not verify"},
 		{"rsa 1024 CSR", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": string(caKey), "x.csr": string(weakCSR)},
@@ -245,11 +256,15 @@ func TestBadInput(t *testing.T) {
 		{"CA key of another CA", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": expiredKey, "x.csr": string(csrPEM)},
 			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "private key does not match"},
 		{"garbage CA key", map[string]string{"ca.pem": string(caPEM), "ca-key.pem": "garbage", "x.csr": string(csrPEM)},
-			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "ca-key.pem: pki: no PEM data found"},
+			"", []string{"gencert", "--ca", "ca.pem", "--ca-key", "ca-key.pem", "--csr", "x.csr"}, "ca-key.pem holds no PEM data: want a private key"},
 		{"unwritable output directory", map[string]string{"blocker": "", "r.json": caRequest}, "", []string{"gencert", "-initca", "r.json", "-bare", "blocker/ca"}, "blocker"},
 		{"existing key kept", map[string]string{"r.json": caRequest, "r-key.pem": "precious"}, "", []string{"genkey", "r.json"}, "refusing to overwrite r-key.pem"},
 		{"kubeconfig with a broken client certificate", map[string]string{"k.conf": "apiVersion: v1\nkind: Config\nusers:\n- name: x\n  user:\n    client-certificate-data: bm90IGEgY2VydA==\n"},
-			"", []string{"inspect", "k.conf"}, `user "x": client certificate: pki: no PEM data found`},
+			"", []string{"inspect", "k.conf"}, `k.conf: user "x"'s client-certificate holds no PEM data: want a certificate`},
+		{"short pki validity", nil, "", []string{"pki", "init", "--dir", "tree", "--node-name", "n", "--validity", "30m"}, "--validity 30m0s is under an hour"},
+		{"short pki CA validity", nil, "", []string{"pki", "init", "--dir", "tree", "--node-name", "n", "--ca-validity", "59m"}, "--allow-short-validity"},
+		{"empty kubeconfig", map[string]string{"empty.conf": ""}, "", []string{"csr", "get", "--kubeconfig", "empty.conf"}, "kubeconfig empty.conf (from --kubeconfig) names no cluster"},
+		{"missing kubeconfig", nil, "", []string{"csr", "get", "--kubeconfig", "nope.conf"}, "kubeconfig nope.conf (from --kubeconfig) does not exist: give one with --kubeconfig FILE or set KUBECONFIG"},
 		{"neither CA nor initca", map[string]string{"r.json": caRequest}, "", []string{"gencert", "r.json"}, "--initca"},
 	}
 	for _, tt := range tests {
@@ -271,6 +286,16 @@ func TestBadInput(t *testing.T) {
 			}
 			if !strings.Contains(r.stderr, tt.want) {
 				t.Errorf("stderr = %q, want it to mention %q", r.stderr, tt.want)
+			}
+			// One sentence in the user's terms: no Go types, no library
+			// prefixes stacked behind the file name, no parser internals.
+			for _, bad := range []string{"Go value", "Go struct", "asn1", "KUBERNETES_MASTER"} {
+				if strings.Contains(r.stderr, bad) {
+					t.Errorf("stderr = %q, which shows %q", r.stderr, bad)
+				}
+			}
+			if p := libraryPrefix.FindString(r.stderr); p != "" {
+				t.Errorf("stderr = %q, which shows the library prefix %q", r.stderr, p)
 			}
 			if after := listDir(t, dir); !slices.Equal(before, after) {
 				t.Errorf("files before %v, after %v: a failed command wrote something", before, after)
@@ -302,6 +327,10 @@ func expiredCA(t *testing.T) (certPEM, keyPEM string) {
 	}
 	return string(pki.EncodeCertificatesPEM(cert)), string(k)
 }
+
+// libraryPrefix is a Go package's error prefix after certplane's own or a
+// colon: what a user should not have to read.
+var libraryPrefix = regexp.MustCompile(`(certplane|:) (pki|cfssl|x509|json|asn1): `)
 
 var pemBody = regexp.MustCompile(`(?s)-----BEGIN CERTIFICATE REQUEST-----\n(.*)\n-----END CERTIFICATE REQUEST-----`)
 
