@@ -76,7 +76,7 @@ func (r *CertificateRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	csr, err := pki.ParseCSRPEM(cr.Spec.Request)
 	if err != nil {
-		msg := "Failed to decode CSR in spec.request: " + err.Error()
+		msg := crpolicy.RequestError(cr.Spec.Request, err)
 		invalid := crpolicy.InvalidRequest(msg)
 		return ctrl.Result{}, r.finish(ctx, cr, crpolicy.Failed(msg), &invalid, now)
 	}
@@ -145,7 +145,7 @@ func (r *CertificateRequestReconciler) selfSignedKey(ctx context.Context, cr *cm
 	}
 	key, err = pki.ParsePrivateKeyPEM(secret.Data[corev1.TLSPrivateKeyKey])
 	if err != nil {
-		result, err := r.pending(ctx, cr, fmt.Sprintf("Failed to get key %q referenced in annotation %q: %v", name, crpolicy.AnnotationPrivateKeySecretName, err), now)
+		result, err := r.pending(ctx, cr, crpolicy.KeyError(name, secret.Data[corev1.TLSPrivateKeyKey], err), now)
 		return nil, result, true, err
 	}
 	if !pki.KeyMatches(csr.PublicKey, key) {

@@ -7,8 +7,12 @@
 package crpolicy
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -236,6 +240,81 @@ func PendingMessage(notFound bool, message string) string {
 	default:
 		return fmt.Sprintf("%s: %s", MessageIssuerNotReady, message)
 	}
+}
+
+// MessageBadRequest prefixes the message of a spec.request that cannot be
+// read, as cert-manager prefixes it.
+const MessageBadRequest = "Failed to decode CSR in spec.request: "
+
+// RequestError is the Ready message for a spec.request that pki cannot
+// read (err from pki.ParseCSRPEM): one sentence in the user's terms, what
+// spec.request holds instead of a PKCS#10 request or why it is refused,
+// never the parser's internals.
+func RequestError(request []byte, err error) string {
+	return MessageBadRequest + describeParseError("it", "certificate request", request, err)
+}
+
+// KeyError is the Pending message for a selfSigned issuer's Secret whose
+// tls.key pki cannot read (err from pki.ParsePrivateKeyPEM).
+func KeyError(secret string, data []byte, err error) string {
+	return fmt.Sprintf("Failed to get key %q referenced in annotation %q: %s", secret, AnnotationPrivateKeySecretName,
+		describeParseError("tls.key", "private key", data, err))
+}
+
+// describeParseError says why data, called subject, is not the PEM object
+// want: what it holds instead, that it is no PEM or a damaged block, that
+// its DER does not parse, or why pki refuses it.
+func describeParseError(subject, want string, data []byte, err error) string {
+	its := subject + "'s"
+	if subject == "it" {
+		its = "its"
+	}
+	switch {
+	case errors.Is(err, pki.ErrNoPEM):
+		if held := pemKinds(data); held != "" {
+			return fmt.Sprintf("%s holds %s, not a %s", subject, held, want)
+		}
+		if bytes.Contains(data, []byte("-----BEGIN ")) {
+			return fmt.Sprintf("%s holds a damaged or truncated PEM block, not a readable %s", subject, want)
+		}
+		return fmt.Sprintf("%s is not PEM-encoded: want a %s in PEM", subject, want)
+	case errors.Is(err, pki.ErrBadSignature):
+		return its + " signature does not verify, so the requester has not shown that it holds the private key"
+	case errors.Is(err, pki.ErrEncryptedKey):
+		return subject + " is encrypted with a passphrase"
+	case errors.Is(err, pki.ErrWeakKey), errors.Is(err, pki.ErrUnsupportedKey):
+		return its + " key is refused: " + strings.TrimPrefix(err.Error(), "pki: ")
+	case strings.HasPrefix(err.Error(), "pki: parsing "):
+		return fmt.Sprintf("%s is not a valid %s: its DER does not parse", subject, want)
+	}
+	return subject + " cannot be read: " + strings.TrimPrefix(err.Error(), "pki: ")
+}
+
+// pemKinds names the kinds of PEM blocks in data, or "" for none.
+func pemKinds(data []byte) string {
+	var kinds []string
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		kind := fmt.Sprintf("a %q PEM block", block.Type)
+		switch {
+		case block.Type == "CERTIFICATE":
+			kind = "a certificate"
+		case strings.HasSuffix(block.Type, "CERTIFICATE REQUEST"):
+			kind = "a certificate request"
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			kind = "a private key"
+		case block.Type == "PUBLIC KEY":
+			kind = "a public key"
+		}
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
+		}
+	}
+	return strings.Join(kinds, " and ")
 }
 
 // Pending is Ready=False reason Pending: the issuer cannot sign yet.

@@ -262,10 +262,21 @@ spec:
 			block, _ := pem.Decode(csrPEM)
 			block.Bytes[len(block.Bytes)-1] ^= 0xff
 			createCR(t, admin, dir, "forged", base64.StdEncoding.EncodeToString(pem.EncodeToMemory(block)), "  issuerRef: {name: ca}\n")
-			for name, want := range map[string]string{"garbage": "no PEM data found", "forged": "signature"} {
+			// A PEM block whose DER does not parse: one sentence, not the
+			// ASN.1 parser's internals.
+			block.Bytes = block.Bytes[:len(block.Bytes)/2]
+			createCR(t, admin, dir, "malformed", base64.StdEncoding.EncodeToString(pem.EncodeToMemory(block)), "  issuerRef: {name: ca}\n")
+			for name, want := range map[string]string{
+				"garbage":   "it is not PEM-encoded: want a certificate request in PEM",
+				"forged":    "its signature does not verify",
+				"malformed": "it is not a valid certificate request: its DER does not parse",
+			} {
 				waitCRReady(t, admin, name, "False Failed")
 				if got := crCondition(t, admin, name, "Ready"); !strings.Contains(got, "Failed to decode CSR in spec.request") || !strings.Contains(got, want) {
 					t.Errorf("%s: Ready = %q, want the decoding error naming %q", name, got, want)
+				}
+				if got := crCondition(t, admin, name, "Ready"); strings.Contains(got, "asn1") || strings.Contains(got, "pki: ") {
+					t.Errorf("%s: Ready = %q, which shows library internals", name, got)
 				}
 				if got := crCondition(t, admin, name, "InvalidRequest"); !strings.HasPrefix(got, "True") {
 					t.Errorf("%s: InvalidRequest = %q, want True", name, got)
