@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +23,16 @@ func TestUpRunsKubeControllerManager(t *testing.T) {
 
 	if _, err := os.Stat(filepath.Join(data, "logs", "kube-controller-manager.log")); err != nil {
 		t.Errorf("kube-controller-manager's log: %v", err)
+	}
+	// controllers.log is for people: RFC 3339 times, not JSON with epochs.
+	logData, err := os.ReadFile(filepath.Join(data, "logs", "controllers.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(logData), "\n")
+	stamp, _, _ := strings.Cut(first, "\t")
+	if _, err := time.Parse(time.RFC3339Nano, stamp); err != nil || strings.HasPrefix(first, "{") {
+		t.Errorf("controllers.log does not start with an RFC 3339 time: %q", first)
 	}
 	cmdline := ""
 	for _, pid := range processesFor(data) {
@@ -169,11 +180,25 @@ func TestUpControllersFlag(t *testing.T) {
 		{"--controllers=*,-csrsigning", "controllers: csrapproving, csrcleaner, issuers, clusterissuers, certificates, certificaterequests-approver, certificaterequests-issuer, certificatesigningrequests-issuer running"},
 	} {
 		data := t.TempDir()
-		u := startUp(t, data, freePort(t), c.flag)
+		u := startUp(t, data, freePort(t), c.flag, "--log-format", "json")
 		if !strings.Contains(u.output.String(), c.want) {
 			t.Errorf("up %s does not say %q:\n%s", c.flag, c.want, u.output.String())
 		}
 		u.stop(t)
 		assertNoProcessesFor(t, data)
+		logData, err := os.ReadFile(filepath.Join(data, "logs", "controllers.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(string(logData), "\n")
+		var entry struct {
+			TS  string `json:"ts"`
+			Msg string `json:"msg"`
+		}
+		if err := json.Unmarshal([]byte(first), &entry); err != nil || entry.Msg == "" {
+			t.Errorf("--log-format json: first line %q is not a JSON entry: %v", first, err)
+		} else if _, err := time.Parse(time.RFC3339Nano, entry.TS); err != nil {
+			t.Errorf("--log-format json: ts %q is not RFC 3339", entry.TS)
+		}
 	}
 }
