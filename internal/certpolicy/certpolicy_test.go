@@ -52,7 +52,7 @@ func TestNewRequestRejectsBadSpecs(t *testing.T) {
 		"bad encoding":        {func(s *cmv1.CertificateSpec) { s.PrivateKey = &cmv1.CertificatePrivateKey{Encoding: "DER"} }, "spec.privateKey.encoding"},
 		"bad signature alg":   {func(s *cmv1.CertificateSpec) { s.SignatureAlgorithm = "MD5WithRSA" }, "spec.signatureAlgorithm"},
 		"constraints on leaf": {func(s *cmv1.CertificateSpec) { s.NameConstraints = &cmv1.NameConstraints{} }, "only a CA"},
-		"literal and cn":      {func(s *cmv1.CertificateSpec) { s.LiteralSubject = "CN=a"; s.CommonName = "a" }, "spec.literalSubject"},
+		"literal and cn":      {func(s *cmv1.CertificateSpec) { s.LiteralSubject = "CN=a"; s.CommonName = "a" }, "spec.commonName"},
 		"bad literal":         {func(s *cmv1.CertificateSpec) { s.LiteralSubject = "CN" }, "spec.literalSubject"},
 		"bad other name oid":  {func(s *cmv1.CertificateSpec) { s.OtherNames = []cmv1.OtherName{{OID: "x.y", UTF8Value: "v"}} }, "spec.otherNames"},
 		"bad constraint range": {func(s *cmv1.CertificateSpec) {

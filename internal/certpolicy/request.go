@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -60,8 +61,11 @@ func NewRequest(spec *cmv1.CertificateSpec) (*Request, error) {
 	}
 	t := &pki.Template{IsCA: spec.IsCA, DNSNames: spec.DNSNames, EmailAddresses: spec.EmailAddresses}
 	if spec.LiteralSubject != "" {
-		if spec.CommonName != "" || spec.Subject != nil {
-			return nil, fmt.Errorf("spec.literalSubject: may not be set with commonName or subject")
+		if spec.CommonName != "" {
+			return nil, fmt.Errorf("spec.commonName: when providing a literalSubject no commonName may be provided")
+		}
+		if spec.Subject != nil && !subjectEmpty(spec.Subject) {
+			return nil, fmt.Errorf("spec.subject: when providing a literalSubject no subject properties may be provided")
 		}
 		name, err := pki.ParseDN(spec.LiteralSubject)
 		if err != nil {
@@ -182,6 +186,13 @@ func checkSpec(spec *cmv1.CertificateSpec) error {
 	if nc := spec.NameConstraints; nc != nil && spec.IsCA && nc.Permitted == nil && nc.Excluded == nil {
 		return fmt.Errorf("spec.nameConstraints: either permitted or excluded must be set")
 	}
+	if st := spec.SecretTemplate; st != nil {
+		for _, k := range slices.Sorted(maps.Keys(st.Annotations)) {
+			if strings.HasPrefix(k, "cert-manager.io/") && k != "cert-manager.io/allow-direct-injection" {
+				return fmt.Errorf("spec.secretTemplate.annotations: %q: cert-manager.io/* annotations are not allowed", k)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, f := range spec.AdditionalOutputFormats {
 		if seen[f.Type] {
@@ -259,6 +270,12 @@ func checkSignatureAlgorithm(alg cmv1.SignatureAlgorithm, key pki.KeyAlgorithm) 
 		list[i] = string(a)
 	}
 	return fmt.Errorf("spec.signatureAlgorithm: for key algorithm %s the allowed signature algorithms are %s", names[key], strings.Join(list, ", "))
+}
+
+// subjectEmpty reports whether s sets no attribute.
+func subjectEmpty(s *cmv1.X509Subject) bool {
+	return len(s.Organizations)+len(s.Countries)+len(s.OrganizationalUnits)+len(s.Localities)+len(s.Provinces)+
+		len(s.StreetAddresses)+len(s.PostalCodes) == 0 && s.SerialNumber == ""
 }
 
 // commonName is the subject's common name, also when it comes from a

@@ -65,6 +65,12 @@ func TestNewRequestAdmissionRules(t *testing.T) {
 		{"pkcs12 with both passwords", func(s *cmv1.CertificateSpec) {
 			s.Keystores = &cmv1.CertificateKeystores{PKCS12: &cmv1.PKCS12Keystore{Create: true, Password: &pw, PasswordSecretRef: ref}}
 		}, `spec.keystores.pkcs12: exactly one of passwordSecretRef and password must be provided for PKCS#12 keystores; cannot set both`},
+		{"literal subject and subject", func(s *cmv1.CertificateSpec) {
+			s.LiteralSubject, s.Subject = "CN=a", &cmv1.X509Subject{Organizations: []string{"o"}}
+		}, `spec.subject: when providing a literalSubject no subject properties may be provided`},
+		{"cert-manager annotation in the Secret template", func(s *cmv1.CertificateSpec) {
+			s.SecretTemplate = &cmv1.CertificateSecretTemplate{Annotations: map[string]string{"team": "a", "cert-manager.io/issuer-name": "x"}}
+		}, `spec.secretTemplate.annotations: "cert-manager.io/issuer-name": cert-manager.io/* annotations are not allowed`},
 		{"empty literal password", func(s *cmv1.CertificateSpec) {
 			s.Keystores = &cmv1.CertificateKeystores{PKCS12: &cmv1.PKCS12Keystore{Create: true, Password: &empty}}
 		}, `spec.keystores.pkcs12.password: literal password cannot be empty if set on PKCS#12 keystores`},
@@ -90,6 +96,8 @@ func TestNewRequestAcceptsValidNames(t *testing.T) {
 		"wildcard":        {SecretName: "s", DNSNames: []string{"*.example.com", "Example.COM", "xn--bcher-kva.example"}, IssuerRef: cmv1.ObjectReference{Name: "ca", Kind: "ClusterIssuer"}},
 		"external issuer": {SecretName: "s", CommonName: "x", IssuerRef: cmv1.ObjectReference{Name: "step", Kind: "StepClusterIssuer", Group: "certmanager.step.sm"}},
 		"literal subject": {SecretName: "s", LiteralSubject: "CN=app,O=example", IssuerRef: cmv1.ObjectReference{Name: "ca"}},
+		"literal subject, empty subject": {SecretName: "s", LiteralSubject: "CN=app", Subject: &cmv1.X509Subject{}, IssuerRef: cmv1.ObjectReference{Name: "ca"},
+			SecretTemplate: &cmv1.CertificateSecretTemplate{Annotations: map[string]string{"cert-manager.io/allow-direct-injection": "true"}}},
 		"literal keystore password": {SecretName: "s", CommonName: "x", IssuerRef: cmv1.ObjectReference{Name: "ca"},
 			Keystores: &cmv1.CertificateKeystores{JKS: &cmv1.JKSKeystore{Create: true, Password: &pw}}},
 		"ed25519": {SecretName: "s", CommonName: "x", IssuerRef: cmv1.ObjectReference{Name: "ca"},
