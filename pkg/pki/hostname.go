@@ -90,12 +90,13 @@ func ValidateDNSName(name string) error {
 // DNSNamePattern is a regular expression (RE2, as Go's regexp and CEL's
 // matches use) that matches what ValidateDNSName accepts, but for the
 // length limit of the whole name and the rule that the last label is not
-// all digits, which are checked apart.
-const DNSNamePattern = `^(\*\.)?([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`
+// all digits, which are checked apart. It has no backslash, so that it can
+// be written unchanged into CEL rules and kubebuilder markers.
+const DNSNamePattern = `^([*][.])?([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?[.])*[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`
 
 // NumericTLDPattern matches names whose last label is all digits, which
 // ValidateDNSName refuses.
-const NumericTLDPattern = `(^|\.)[0-9]+$`
+const NumericTLDPattern = `(^|[.])[0-9]+$`
 
 // ValidateHost checks a name given as free text that may be either an IP
 // address or a DNS name, as kubeadm's certSANs or cfssl's hosts: an IP

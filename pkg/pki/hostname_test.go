@@ -3,7 +3,10 @@ package pki_test
 import (
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,4 +115,19 @@ func FuzzValidateDNSName(f *testing.F) {
 			t.Fatalf("ValidateDNSName(%q) = %v, not ErrInvalidName", name, err)
 		}
 	})
+}
+
+// TestDNSNamePatternInCRD checks that the Certificate CRD admits dnsNames
+// with exactly the patterns FuzzValidateDNSName compares ValidateDNSName
+// with, so that admission and the controller agree.
+func TestDNSNamePatternInCRD(t *testing.T) {
+	crd, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "cert-manager.io_certificates.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"self.matches('" + pki.DNSNamePattern + "')", "!self.matches('" + pki.NumericTLDPattern + "')", "maxLength: " + strconv.Itoa(pki.MaxDNSNameLength)} {
+		if !strings.Contains(string(crd), p) {
+			t.Errorf("the Certificate CRD lacks %s", p)
+		}
+	}
 }

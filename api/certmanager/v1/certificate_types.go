@@ -31,7 +31,18 @@ type CertificateList struct {
 	Items           []Certificate `json:"items"`
 }
 
-// CertificateSpec is what the certificate should be.
+// CertificateSpec is what the certificate should be. The rules below are
+// those of cert-manager's validating webhook (and certplane's for DNS names),
+// applied by the apiserver at admission since certplane runs no webhook;
+// internal/certpolicy applies them again to what reaches the controller.
+//
+// +kubebuilder:validation:XValidation:rule=`self.?commonName.orValue("") != "" || self.?literalSubject.orValue("") != "" || size(self.?dnsNames.orValue([])) + size(self.?uris.orValue([])) + size(self.?emailAddresses.orValue([])) + size(self.?ipAddresses.orValue([])) + size(self.?otherNames.orValue([])) > 0`,message="at least one of commonName (from the commonName field or from a literalSubject), dnsNames, emailAddresses, ipAddresses, otherNames, or uris must be set"
+// +kubebuilder:validation:XValidation:rule=`self.?literalSubject.orValue("") == "" || self.?commonName.orValue("") == ""`,message="when providing a literalSubject no commonName may be provided",fieldPath=".commonName"
+// +kubebuilder:validation:XValidation:rule=`self.?literalSubject.orValue("") == "" || !has(self.subject) || (size(self.subject.?organizations.orValue([])) + size(self.subject.?countries.orValue([])) + size(self.subject.?organizationalUnits.orValue([])) + size(self.subject.?localities.orValue([])) + size(self.subject.?provinces.orValue([])) + size(self.subject.?streetAddresses.orValue([])) + size(self.subject.?postalCodes.orValue([])) == 0 && self.subject.?serialNumber.orValue("") == "")`,message="when providing a literalSubject no subject properties may be provided",fieldPath=".subject"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || !has(self.renewBeforePercentage)",message="renewBefore and renewBeforePercentage are mutually exclusive and cannot both be set",fieldPath=".renewBefore"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || !self.renewBefore.matches('^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$') || !(has(self.duration) ? self.duration : '2160h').matches('^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$') || duration(self.renewBefore) < duration((has(self.duration) ? self.duration : '2160h'))",messageExpression="'certificate duration ' + (has(self.duration) ? self.duration : '2160h') + ' must be greater than renewBefore ' + self.renewBefore",fieldPath=".renewBefore"
+// +kubebuilder:validation:XValidation:rule=`!has(self.signatureAlgorithm) || (self.?privateKey.?algorithm.orValue("") in ["", 'RSA'] ? self.signatureAlgorithm in ['SHA256WithRSA', 'SHA384WithRSA', 'SHA512WithRSA'] : self.privateKey.algorithm == 'ECDSA' ? self.signatureAlgorithm in ['ECDSAWithSHA256', 'ECDSAWithSHA384', 'ECDSAWithSHA512'] : self.signatureAlgorithm == 'PureEd25519')`,messageExpression=`self.?privateKey.?algorithm.orValue("") in ["", 'RSA'] ? 'for key algorithm RSA the allowed signature algorithms are SHA256WithRSA, SHA384WithRSA, SHA512WithRSA' : self.privateKey.algorithm == 'ECDSA' ? 'for key algorithm ECDSA the allowed signature algorithms are ECDSAWithSHA256, ECDSAWithSHA384, ECDSAWithSHA512' : 'for key algorithm Ed25519 the allowed signature algorithms are PureEd25519'`,fieldPath=".signatureAlgorithm"
+// +kubebuilder:validation:XValidation:rule="!has(self.nameConstraints) || self.?isCA.orValue(false)",message="isCA should be true when nameConstraints is set",fieldPath=".nameConstraints"
 type CertificateSpec struct {
 	// Subject holds the distinguished name's fields other than the common name.
 	// +optional
@@ -39,14 +50,24 @@ type CertificateSpec struct {
 	// LiteralSubject is an RFC 4514 subject, used instead of commonName and subject.
 	// +optional
 	LiteralSubject string `json:"literalSubject,omitempty"`
-	// CommonName of the certificate.
+	// CommonName of the certificate, at most 64 characters.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	CommonName string `json:"commonName,omitempty"`
 	// Duration is the requested lifetime. Default 90 days (2160h); at least 1h.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$')",message="must be a duration such as 2160h or 90m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$') || duration(self) >= duration('1h')",message="certificate duration must be greater than 1h0m0s"
 	Duration *metav1.Duration `json:"duration,omitempty"`
-	// RenewBefore is how long before expiry the certificate is renewed; at least 5m.
+	// RenewBefore is how long before expiry the certificate is renewed; at
+	// least 5m, less than the duration.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$')",message="must be a duration such as 360h or 90m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?(0|(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$') || duration(self) >= duration('5m')",message="certificate renewBefore must be greater than 5m0s"
 	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
 	// RenewBeforePercentage is renewBefore as a percentage of the lifetime.
 	// +optional
@@ -56,22 +77,37 @@ type CertificateSpec struct {
 	// Renewal controls when renewal may happen.
 	// +optional
 	Renewal *CertificateRenewal `json:"renewal,omitempty"`
+	// DNSNames are DNS names (RFC 1123 host names; the first label may be
+	// the wildcard '*').
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^([*][.])?([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?[.])*[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$') && !self.matches('(^|[.])[0-9]+$')",message="must be a valid DNS name: labels of ASCII letters, digits and '-', separated by '.', each of 1 to 63 characters that starts and ends with a letter or digit; the first label may be '*', the last may not be all digits"
 	DNSNames []string `json:"dnsNames,omitempty"`
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="isIP(self)",message="invalid IP address"
 	IPAddresses []string `json:"ipAddresses,omitempty"`
 	// +optional
 	// +listType=atomic
 	URIs []string `json:"uris,omitempty"`
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
 	OtherNames []OtherName `json:"otherNames,omitempty"`
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=320
+	// +kubebuilder:validation:items:XValidation:rule="self.indexOf('@') > 0 && self.indexOf('@') < size(self) - 1",message="invalid email address"
 	EmailAddresses []string `json:"emailAddresses,omitempty"`
 	// SecretName is the Secret the certificate and its key are stored in.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
+	// +kubebuilder:validation:XValidation:rule=`self == "" || !format.dns1123Subdomain().validate(self).hasValue()`,message="a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
 	SecretName string `json:"secretName"`
 	// SecretTemplate holds labels and annotations copied onto the Secret.
 	// +optional
@@ -103,6 +139,8 @@ type CertificateSpec struct {
 	// AdditionalOutputFormats are extra keys written into the Secret.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=2
+	// +kubebuilder:validation:XValidation:rule="size(self) < 2 || self[0].type != self[1].type",message="each type may be listed only once"
 	AdditionalOutputFormats []CertificateAdditionalOutputFormat `json:"additionalOutputFormats,omitempty"`
 	// NameConstraints for a CA certificate.
 	// +optional
@@ -137,9 +175,13 @@ type X509Subject struct {
 }
 
 // OtherName is an otherName SAN.
+// +kubebuilder:validation:XValidation:rule=`self.?oid.orValue("") != ""`,message="must be specified",fieldPath=".oid"
+// +kubebuilder:validation:XValidation:rule=`self.?oid.orValue("") == "" || self.oid.matches('^[0-2]([.][0-9]+)+$')`,message="invalid oid syntax",fieldPath=".oid"
+// +kubebuilder:validation:XValidation:rule=`self.?utf8Value.orValue("") != ""`,message="must be set to a valid non-empty UTF8 string",fieldPath=".utf8Value"
 type OtherName struct {
 	// OID of the name's type.
 	// +optional
+	// +kubebuilder:validation:MaxLength=256
 	OID string `json:"oid,omitempty"`
 	// UTF8Value is the name, a UTF8String.
 	// +optional
@@ -147,6 +189,7 @@ type OtherName struct {
 }
 
 // CertificateRenewal controls renewal.
+// +kubebuilder:validation:XValidation:rule=`self.?policy.orValue("") != 'Disabled' || size(self.?windows.orValue([])) == 0`,message="windows cannot be set when renewal.policy is set to Disabled",fieldPath=".windows"
 type CertificateRenewal struct {
 	// Policy is RenewBefore (the default) or Disabled.
 	// +optional
@@ -159,6 +202,7 @@ type CertificateRenewal struct {
 }
 
 // RenewalWindow is a cron-scheduled renewal window.
+// +kubebuilder:validation:XValidation:rule="has(self.windowDuration)",message="windowDuration must be specified and should be greater than 0",fieldPath=".windowDuration"
 type RenewalWindow struct {
 	Cron string `json:"cron"`
 	// +optional
@@ -168,6 +212,7 @@ type RenewalWindow struct {
 }
 
 // CertificateSecretTemplate holds labels and annotations for the Secret.
+// +kubebuilder:validation:XValidation:rule="!has(self.annotations) || self.annotations.all(k, !k.startsWith('cert-manager.io/') || k == 'cert-manager.io/allow-direct-injection')",message="cert-manager.io/* annotations are not allowed",fieldPath=".annotations"
 type CertificateSecretTemplate struct {
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
@@ -184,6 +229,9 @@ type CertificateKeystores struct {
 }
 
 // JKSKeystore writes keystore.jks and truststore.jks.
+// +kubebuilder:validation:XValidation:rule=`!has(self.password) || self.?passwordSecretRef.?name.orValue("") == ""`,message="exactly one of passwordSecretRef and password must be provided for JKS keystores; cannot set both"
+// +kubebuilder:validation:XValidation:rule=`has(self.password) || self.?passwordSecretRef.?name.orValue("") != ""`,message="exactly one of passwordSecretRef and password must be provided for JKS keystores"
+// +kubebuilder:validation:XValidation:rule=`!has(self.password) || self.password != ""`,message="literal password cannot be empty if set on JKS keystores",fieldPath=".password"
 type JKSKeystore struct {
 	Create bool `json:"create"`
 	// +optional
@@ -196,6 +244,9 @@ type JKSKeystore struct {
 }
 
 // PKCS12Keystore writes keystore.p12 and truststore.p12.
+// +kubebuilder:validation:XValidation:rule=`!has(self.password) || self.?passwordSecretRef.?name.orValue("") == ""`,message="exactly one of passwordSecretRef and password must be provided for PKCS#12 keystores; cannot set both"
+// +kubebuilder:validation:XValidation:rule=`has(self.password) || self.?passwordSecretRef.?name.orValue("") != ""`,message="exactly one of passwordSecretRef and password must be provided for PKCS#12 keystores"
+// +kubebuilder:validation:XValidation:rule=`!has(self.password) || self.password != ""`,message="literal password cannot be empty if set on PKCS#12 keystores",fieldPath=".password"
 type PKCS12Keystore struct {
 	Create bool `json:"create"`
 	// +optional
@@ -209,6 +260,8 @@ type PKCS12Keystore struct {
 }
 
 // CertificatePrivateKey describes the private key.
+// +kubebuilder:validation:XValidation:rule=`!(self.?algorithm.orValue("") in ["", 'RSA']) || self.?size.orValue(0) == 0 || (self.size >= 2048 && self.size <= 8192)`,message="must be between 2048 and 8192 for rsa keyAlgorithm",fieldPath=".size"
+// +kubebuilder:validation:XValidation:rule=`self.?algorithm.orValue("") != 'ECDSA' || self.?size.orValue(0) in [0, 256, 384, 521]`,message="supported values for ECDSA: 256, 384, 521",fieldPath=".size"
 type CertificatePrivateKey struct {
 	// RotationPolicy is Always (the default) or Never.
 	// +optional
@@ -222,7 +275,8 @@ type CertificatePrivateKey struct {
 	// +optional
 	// +kubebuilder:validation:Enum=RSA;ECDSA;Ed25519
 	Algorithm string `json:"algorithm,omitempty"`
-	// Size is the RSA modulus or ECDSA curve size.
+	// Size is the RSA modulus (2048 to 8192, default 2048) or ECDSA curve
+	// size (256, 384 or 521, default 256); ignored for Ed25519.
 	// +optional
 	Size int `json:"size,omitempty"`
 }
@@ -239,6 +293,7 @@ type CertificateAdditionalOutputFormat struct {
 }
 
 // NameConstraints limit the names a CA may certify.
+// +kubebuilder:validation:XValidation:rule="has(self.permitted) || has(self.excluded)",message="either permitted or excluded must be set"
 type NameConstraints struct {
 	// +optional
 	Critical bool `json:"critical,omitempty"`

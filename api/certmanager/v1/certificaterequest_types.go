@@ -40,6 +40,7 @@ type CertificateRequestSpec struct {
 	// IssuerRef names the issuer.
 	IssuerRef ObjectReference `json:"issuerRef"`
 	// Request is the PEM PKCS#10 certificate request.
+	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="must be specified"
 	Request []byte `json:"request"`
 	// +optional
 	IsCA bool `json:"isCA,omitempty"`

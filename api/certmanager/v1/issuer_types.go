@@ -56,6 +56,8 @@ type ClusterIssuerList struct {
 }
 
 // IssuerSpec configures an issuer: exactly one of its kinds.
+// +kubebuilder:validation:XValidation:rule="[has(self.acme), has(self.ca), has(self.selfSigned), has(self.vault), has(self.venafi)].filter(x, x).size() <= 1",message="may not specify more than one issuer type"
+// +kubebuilder:validation:XValidation:rule="has(self.acme) || has(self.ca) || has(self.selfSigned) || has(self.vault) || has(self.venafi)",message="at least one issuer must be configured"
 type IssuerSpec struct {
 	IssuerConfig `json:",inline"`
 }
@@ -84,22 +86,32 @@ type SelfSignedIssuer struct {
 // CAIssuer signs with a CA held in a Secret (tls.crt, tls.key).
 type CAIssuer struct {
 	// SecretName of the CA; for a ClusterIssuer, in the cluster resource namespace.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
+	// +kubebuilder:validation:XValidation:rule=`self == "" || !format.dns1123Subdomain().validate(self).hasValue()`,message="must be a valid Secret name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
 	SecretName string `json:"secretName"`
 	// +optional
 	// +listType=atomic
 	CRLDistributionPoints []string `json:"crlDistributionPoints,omitempty"`
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:XValidation:rule=`self != ""`,message="must be a valid URL, e.g., http://ocsp.int-x3.letsencrypt.org"
 	OCSPServers []string `json:"ocspServers,omitempty"`
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:XValidation:rule=`self != ""`,message="must be a valid URL"
 	IssuingCertificateURLs []string `json:"issuingCertificateURLs,omitempty"`
 }
 
 // VaultIssuer signs through HashiCorp Vault. Accepted; not yet implemented.
+// +kubebuilder:validation:XValidation:rule=`size(self.?caBundle.orValue(b"")) == 0 || !has(self.caBundleSecretRef)`,message="specified caBundle and caBundleSecretRef cannot be used together",fieldPath=".caBundle"
+// +kubebuilder:validation:XValidation:rule="has(self.clientCertSecretRef) == has(self.clientKeySecretRef)",messageExpression="has(self.clientCertSecretRef) ? 'clientKeySecretRef must be provided when defining the clientCertSecretRef' : 'clientCertSecretRef must be provided when defining the clientKeySecretRef'"
 type VaultIssuer struct {
+	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
 	Server string `json:"server"`
-	Path   string `json:"path"`
+	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.](/|$)')",message="must not contain '..' path segments"
+	Path string `json:"path"`
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 	// +optional
@@ -143,9 +155,12 @@ type VenafiIssuer struct {
 
 // ACMEIssuer obtains certificates from an ACME server. Accepted; not yet
 // implemented.
+// +kubebuilder:validation:XValidation:rule=`size(self.?caBundle.orValue(b"")) == 0 || !self.?skipTLSVerify.orValue(false)`,message="caBundle and skipTLSVerify are mutually exclusive and cannot both be set",fieldPath=".caBundle"
+// +kubebuilder:validation:XValidation:rule=`self.privateKeySecretRef.name != ""`,message="private key secret name is a required field",fieldPath=".privateKeySecretRef.name"
 type ACMEIssuer struct {
 	// +optional
-	Email  string `json:"email,omitempty"`
+	Email string `json:"email,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="acme server URL is a required field"
 	Server string `json:"server"`
 	// +optional
 	PreferredChain string `json:"preferredChain,omitempty"`

@@ -1,8 +1,12 @@
 package v1
 
-// ObjectReference names an Issuer or ClusterIssuer.
+// ObjectReference names an Issuer or ClusterIssuer. For cert-manager.io's
+// own group (also when the group is empty) the kind must be Issuer or
+// ClusterIssuer; other groups' kinds are the external issuers' business.
+// +kubebuilder:validation:XValidation:rule=`!(self.?group.orValue("") in ["", 'cert-manager.io']) || self.?kind.orValue("") in ["", 'Issuer', 'ClusterIssuer']`,messageExpression=`'must be one of Issuer or ClusterIssuer' + (self.?group.orValue("") == "" ? ' (did you forget to set spec.issuerRef.group?)' : "")`,fieldPath=".kind"
 type ObjectReference struct {
 	// Name of the issuer.
+	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
 	Name string `json:"name"`
 	// Kind of the issuer: Issuer (the default) or ClusterIssuer.
 	// +optional
