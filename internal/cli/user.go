@@ -199,6 +199,9 @@ admin; it says so.`,
 				dropKey() // it will never be issued
 				return err
 			}
+			if err != nil && ctx.Err() == context.DeadlineExceeded && cmd.Context().Err() == nil {
+				err = &messageError{msg: fmt.Sprintf("certificatesigningrequest %s was not issued within --timeout %s", csrName, timeout), err: err}
+			}
 			if err != nil {
 				if keyNow != "" {
 					return fmt.Errorf("%w; the request stays and its key is in %s: finish with %s --key %s%s", err, keyNow, finish, keyNow, csrNameFlag(csrName, user))
