@@ -53,7 +53,8 @@ existing PKCS#10 request (--csr), whose signature must verify.
 
 Outputs are named as cfssljson -bare names them: PREFIX.pem, PREFIX-key.pem
 (0600) and PREFIX.csr. Existing files are never overwritten, and a CA that
-has expired signs nothing.
+has expired signs nothing. A certificate never outlives its CA: when the
+CA's end cuts --duration short, a note on standard error says so.
 
 Profiles: server (digital signature, server auth), client (digital
 signature, client auth), peer (both; the default). RSA keys also get key
@@ -84,7 +85,7 @@ usage names.`,
 	fl.StringVar(&f.csrFile, "csr", "", "sign this PKCS#10 request instead of generating a key")
 	fl.StringVar(&f.profile, "profile", "peer", "usage profile: server, client or peer")
 	fl.StringSliceVar(&f.usages, "usages", nil, `replace the profile's usages with these Kubernetes usage names (comma-separated, e.g. "digital signature,server auth")`)
-	fl.DurationVar(&f.duration, "duration", 0, "validity (default 8760h; for a CA, the request's ca.expiry or 43800h)")
+	fl.DurationVar(&f.duration, "duration", 0, "validity, positive (default 8760h; for a CA, the request's ca.expiry or 43800h); never past the CA's end, which is said when it cuts this short")
 	fl.StringSliceVar(&f.hosts, "hostname", nil, "replace the request's hosts (comma-separated DNS names, IPs, URIs, emails)")
 	fl.StringVar(&f.bare, "bare", "", "prefix of the output files (default: the input file's name without -csr.json)")
 	return cmd
