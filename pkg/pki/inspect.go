@@ -416,7 +416,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		switch {
 		case ch.Valid && ch.GivenRoots > 0:
-			row(tw, "Root", ch.Root+" (given, not in the input)")
+			row(tw, "Root", ch.Root+" (a given root)")
 		case ch.MissingRoot != "":
 			row(tw, "Root", ch.MissingRoot+" (not included)")
 		default:

@@ -170,7 +170,7 @@ func TestInspectChainWithoutRoot(t *testing.T) {
 		{"tls.crt without a root", []*x509.Certificate{leaf, inter}, nil, false, "CN=root", "",
 			[]string{"complete, in order, up to a root that is not included", "CN=root (not included)"}, ""},
 		{"tls.crt against its root", []*x509.Certificate{leaf, inter}, []*x509.Certificate{root}, true, "", "CN=root",
-			[]string{"valid, in order", "CN=root (given, not in the input)"}, ""},
+			[]string{"valid, in order", "CN=root (a given root)"}, ""},
 		{"one certificate against its root", []*x509.Certificate{inter}, []*x509.Certificate{root}, true, "", "CN=root",
 			[]string{"valid, in order"}, ""},
 		{"tls.crt against another root", []*x509.Certificate{leaf, inter}, []*x509.Certificate{other}, false, "", "",
