@@ -26,6 +26,7 @@ import (
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certmanager"
 	"github.com/certplane/certplane/internal/csrpolicy"
 )
 
@@ -137,7 +138,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
-	for _, c := range controller.Metrics() {
+	for _, c := range append(controller.Metrics(), certmanager.Metrics()...) {
 		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			return nil, err
 		}
@@ -201,14 +202,14 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 	if o.ClusterResourceNamespace == "" {
 		o.ClusterResourceNamespace = "cert-manager"
 	}
-	issuers := &controller.Issuers{
+	issuers := &certmanager.Issuers{
 		Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
 	}
 	for _, cluster := range []bool{false, true} {
 		if name := map[bool]string{false: IssuersController, true: ClusterIssuersController}[cluster]; !enabled.Enabled(name, true) {
 			continue
 		}
-		if err := (&controller.IssuerReconciler{
+		if err := (&certmanager.IssuerReconciler{
 			Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
 			Events: mgr.GetEventRecorder("certplane-issuers"), Cluster: cluster, ClusterResourceNamespace: o.ClusterResourceNamespace,
 		}).SetupWithManager(mgr); err != nil {
@@ -217,10 +218,10 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 	}
 	approver := enabled.Enabled(CertificateRequestsApprover, onByDefault(CertificateRequestsApprover, o))
 	if enabled.Enabled(CertificatesController, true) {
-		if err := metrics.Registry.Register(&controller.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+		if err := metrics.Registry.Register(&certmanager.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			return err
 		}
-		if err := (&controller.CertificateReconciler{
+		if err := (&certmanager.CertificateReconciler{
 			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 			Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificates"), Issuers: issuers,
 			MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, OwnerRef: o.CertificateOwnerRef,
@@ -232,14 +233,14 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 		}
 	}
 	if approver {
-		if err := (&controller.CertificateRequestApprover{
+		if err := (&certmanager.CertificateRequestApprover{
 			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificaterequests-approver"),
 		}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 	}
 	if enabled.Enabled(CertificateRequestsIssuer, true) {
-		if err := (&controller.CertificateRequestReconciler{
+		if err := (&certmanager.CertificateRequestReconciler{
 			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
 			Events: mgr.GetEventRecorder("certplane-certificaterequests"), Issuers: issuers,
 		}).SetupWithManager(mgr); err != nil {
@@ -249,7 +250,7 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 	// CertificateSigningRequests whose signer is an issuer, as with
 	// cert-manager's ExperimentalCertificateSigningRequestControllers.
 	if enabled.Enabled(CertificateSigningRequestsIssuer, true) {
-		if err := (&controller.CSRIssuerReconciler{
+		if err := (&certmanager.CSRIssuerReconciler{
 			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Creator: mgr.GetClient(),
 			Issuers: issuers, Events: mgr.GetEventRecorder("certplane-csr-issuers"),
 		}).SetupWithManager(mgr); err != nil {

@@ -48,7 +48,7 @@ var failedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 // Metrics are the collectors the CSR controllers export.
 func Metrics() []prometheus.Collector {
-	return []prometheus.Collector{signedTotal, failedTotal, issuedTotal}
+	return []prometheus.Collector{signedTotal, failedTotal}
 }
 
 // CSRSigningReconciler signs approved CertificateSigningRequests for the

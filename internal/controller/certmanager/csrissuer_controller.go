@@ -1,10 +1,11 @@
-package controller
+package certmanager
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	csrcontroller "github.com/certplane/certplane/internal/controller"
 	"io"
 	"strings"
 	"sync"
@@ -115,7 +116,7 @@ func (r *CSRIssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.forget(csr.Name)
-	signedTotal.WithLabelValues(csr.Spec.SignerName).Inc()
+	csrcontroller.RecordCSRSigned(csr.Spec.SignerName)
 	leaf := out.chain[0]
 	r.Events.Eventf(csr, out.from.Object, corev1.EventTypeNormal, "Issued", "Sign", "issued certificate serial %s for %q from %s, valid until %s",
 		leaf.SerialNumber.Text(16), leaf.Subject.String(), out.ref, leaf.NotAfter.UTC().Format(time.RFC3339))
@@ -290,7 +291,7 @@ func (r *CSRIssuerReconciler) fail(ctx context.Context, csr *certv1.CertificateS
 		}
 		return client.IgnoreNotFound(err)
 	}
-	failedTotal.WithLabelValues(metricSigner(csr.Spec.SignerName), reason).Inc()
+	csrcontroller.RecordCSRFailed(metricSigner(csr.Spec.SignerName), reason)
 	r.Events.Eventf(csr, nil, corev1.EventTypeWarning, reason, "Sign", "%s", message)
 	return nil
 }

@@ -1,4 +1,4 @@
-package controller
+package certmanager
 
 import (
 	"context"
@@ -47,6 +47,12 @@ const (
 	retrySoon = 100 * time.Millisecond
 )
 
+// Metrics are the collectors the cert-manager.io controllers export
+// besides CertificateCollector.
+func Metrics() []prometheus.Collector {
+	return []prometheus.Collector{issuedTotal}
+}
+
 var issuedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "certplane_certificates_issued_total",
 	Help: "Certificates issued for cert-manager.io Certificates, by issuer kind and trigger reason.",
@@ -82,8 +88,8 @@ type CertificateReconciler struct {
 	// built-in issuers sign in process, skipping a request the built-in
 	// approver would approve anyway.
 	ThroughRequests bool
-	Now     func() time.Time
-	Rand    io.Reader
+	Now             func() time.Time
+	Rand            io.Reader
 
 	// written remembers the resourceVersion of each Secret this controller
 	// wrote, so that the watch event of its own write does not come back
@@ -383,8 +389,8 @@ func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certi
 				Namespace: crt.Namespace, Name: crt.Spec.SecretName, Labels: labels, Annotations: annotations,
 				OwnerReferences: certpolicy.SecretOwnerReferences(nil, crt, r.OwnerRef),
 			},
-			Type:       corev1.SecretTypeTLS,
-			Data:       data,
+			Type: corev1.SecretTypeTLS,
+			Data: data,
 		}
 		if err := r.Writer.Create(ctx, s); err != nil {
 			return err
