@@ -55,7 +55,7 @@ type Options struct {
 	ProbeAddr string
 	// PprofAddr serves Go's /debug/pprof; "" serves none.
 	PprofAddr string
-	// Workers is how many requests the signer handles at once. If zero, 4.
+	// Workers is how many requests the signer handles at once. If zero, 32.
 	Workers int
 	// ClusterResourceNamespace holds the Secrets ClusterIssuers refer to.
 	// If empty, cert-manager's default, "cert-manager".
