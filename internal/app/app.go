@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
@@ -81,6 +82,15 @@ type Options struct {
 	// its Secret, so that the Secret is garbage-collected with it
 	// (cert-manager's --enable-certificate-owner-ref).
 	CertificateOwnerRef bool
+	// SPIFFE are the files of the certplane.io/spiffe signer's CA; without
+	// them that signer does not run.
+	SPIFFE controller.SigningFiles
+	// SPIFFETrustDomain names the trust domain of pods' SPIFFE IDs. If
+	// empty, cluster.local.
+	SPIFFETrustDomain string
+	// PodCertificateMaxDuration caps the lifetime of pod certificates. If
+	// zero, a day.
+	PodCertificateMaxDuration time.Duration
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -138,7 +148,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
-	for _, c := range append(controller.Metrics(), certmanager.Metrics()...) {
+	for _, c := range append(append(controller.Metrics(), certmanager.Metrics()...), controller.PodCertificateMetrics()...) {
 		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			return nil, err
 		}
@@ -189,16 +199,62 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	var issuers *certmanager.Issuers
 	if served {
-		if err := setupCertManager(mgr, o, enabled); err != nil {
+		if issuers, err = setupCertManager(mgr, o, enabled); err != nil {
 			return nil, err
 		}
+	}
+	if err := setupPodCertificates(mgr, cfg, o, enabled, issuers); err != nil {
+		return nil, err
 	}
 	return mgr, nil
 }
 
-// setupCertManager adds the enabled cert-manager.io controllers.
-func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
+// setupPodCertificates adds the PodCertificateRequest signers: certplane.io/spiffe
+// when its CA is given, and the cert-manager issuers when their API is
+// served; only where the cluster serves podcertificaterequests.
+func setupPodCertificates(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Controllers, issuers *certmanager.Issuers) error {
+	if !enabled.Enabled(PodCertificateRequests, true) {
+		return nil
+	}
+	served, err := resourceServed(cfg, certv1.SchemeGroupVersion.String(), "podcertificaterequests")
+	if err != nil || !served {
+		return err
+	}
+	trustDomain := o.SPIFFETrustDomain
+	if trustDomain == "" {
+		trustDomain = "cluster.local"
+	}
+	if o.PodCertificateMaxDuration != 0 && o.PodCertificateMaxDuration < time.Hour {
+		return errors.New("--pod-certificate-max-duration must be at least 1h, the shortest lifetime kube-apiserver accepts")
+	}
+	var signers []controller.PodSigner
+	if o.SPIFFE.CertFile != "" || o.SPIFFE.KeyFile != "" {
+		if o.SPIFFE.CertFile == "" || o.SPIFFE.KeyFile == "" {
+			return errors.New("give both --spiffe-signing-cert-file and --spiffe-signing-key-file")
+		}
+		ca := &controller.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
+		if _, err := ca.CA(); err != nil {
+			return fmt.Errorf("certplane.io/spiffe: %w", err)
+		}
+		signers = append(signers, &controller.SPIFFESigner{CA: ca, TrustDomain: trustDomain, MaxLifetime: o.PodCertificateMaxDuration})
+	}
+	if issuers != nil {
+		signers = append(signers, &certmanager.IssuerPodSigner{Issuers: issuers, TrustDomain: trustDomain, MaxLifetime: o.PodCertificateMaxDuration})
+	}
+	if len(signers) == 0 {
+		return nil
+	}
+	return (&controller.PodCertificateRequestReconciler{
+		Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-podcertificaterequests"),
+		Signers: signers,
+	}).SetupWithManager(mgr)
+}
+
+// setupCertManager adds the enabled cert-manager.io controllers, and
+// returns the issuer resolver they share.
+func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) (*certmanager.Issuers, error) {
 	if o.ClusterResourceNamespace == "" {
 		o.ClusterResourceNamespace = "cert-manager"
 	}
@@ -213,13 +269,13 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 			Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
 			Events: mgr.GetEventRecorder("certplane-issuers"), Cluster: cluster, ClusterResourceNamespace: o.ClusterResourceNamespace,
 		}).SetupWithManager(mgr); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	approver := enabled.Enabled(CertificateRequestsApprover, onByDefault(CertificateRequestsApprover, o))
 	if enabled.Enabled(CertificatesController, true) {
 		if err := metrics.Registry.Register(&certmanager.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
-			return err
+			return nil, err
 		}
 		if err := (&certmanager.CertificateReconciler{
 			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
@@ -229,14 +285,14 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 			// every issuance waits for its CertificateRequest's approval.
 			ThroughRequests: !approver,
 		}).SetupWithManager(mgr); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if approver {
 		if err := (&certmanager.CertificateRequestApprover{
 			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificaterequests-approver"),
 		}).SetupWithManager(mgr); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if enabled.Enabled(CertificateRequestsIssuer, true) {
@@ -244,7 +300,7 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
 			Events: mgr.GetEventRecorder("certplane-certificaterequests"), Issuers: issuers,
 		}).SetupWithManager(mgr); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// CertificateSigningRequests whose signer is an issuer, as with
@@ -254,10 +310,32 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) error {
 			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Creator: mgr.GetClient(),
 			Issuers: issuers, Events: mgr.GetEventRecorder("certplane-csr-issuers"),
 		}).SetupWithManager(mgr); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return issuers, nil
+}
+
+// resourceServed reports whether the cluster serves resource in
+// groupVersion.
+func resourceServed(cfg *rest.Config, groupVersion, resource string) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	list, err := dc.ServerResourcesForGroupVersion(groupVersion)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, r := range list.APIResources {
+		if r.Name == resource {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // certManagerServed reports whether the cluster serves cert-manager.io/v1:

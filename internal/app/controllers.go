@@ -20,6 +20,7 @@ const (
 	CertificateRequestsApprover      = "certificaterequests-approver"
 	CertificateRequestsIssuer        = "certificaterequests-issuer"
 	CertificateSigningRequestsIssuer = "certificatesigningrequests-issuer"
+	PodCertificateRequests           = "podcertificaterequests"
 	controllersAll                   = "*"
 	controllerOffPrefix              = "-"
 )
@@ -29,6 +30,7 @@ var ControllerNames = []string{
 	CSRSigning, CSRApproving, CSRCleaner,
 	IssuersController, ClusterIssuersController, CertificatesController,
 	CertificateRequestsApprover, CertificateRequestsIssuer, CertificateSigningRequestsIssuer,
+	PodCertificateRequests,
 }
 
 // controllerAliases are kube-controller-manager's long names.

@@ -58,6 +58,14 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 	fl.BoolVar(&f.opts.CertificateOwnerRef, "enable-certificate-owner-ref", false,
 		"make each Certificate the owner of its Secret, so that the Secret is deleted with it (as cert-manager's flag)")
 	fl.StringVar(&f.logFormat, "log-format", "text", `log format: "text" (RFC 3339 times) or "json"`)
+	spiffeDefault := ""
+	if !cluster {
+		spiffeDefault = " (default: DATA/pki/spiffe-ca.crt, made on first start)"
+	}
+	fl.StringVar(&f.opts.SPIFFE.CertFile, "spiffe-signing-cert-file", "", "CA certificate of the certplane.io/spiffe pod certificate signer"+spiffeDefault)
+	fl.StringVar(&f.opts.SPIFFE.KeyFile, "spiffe-signing-key-file", "", "CA key of the certplane.io/spiffe pod certificate signer")
+	fl.StringVar(&f.opts.SPIFFETrustDomain, "spiffe-trust-domain", "cluster.local", "trust domain of pods' SPIFFE IDs, spiffe://DOMAIN/ns/NAMESPACE/sa/SERVICEACCOUNT")
+	fl.DurationVar(&f.opts.PodCertificateMaxDuration, "pod-certificate-max-duration", 24*time.Hour, "longest lifetime of a pod certificate (at least 1h; a request's maxExpirationSeconds may ask for less)")
 	fl.StringVar(&f.opts.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets ClusterIssuers refer to")
 	fl.StringVar(&f.opts.PprofAddr, "pprof-bind-address", "", `address of Go's /debug/pprof profiles ("" for none)`)
 	fl.Float32Var(&f.opts.QPS, "kube-api-qps", -1, "client-side limit of requests per second to the apiserver (-1: none; API Priority and Fairness protects the server)")

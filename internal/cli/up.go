@@ -181,6 +181,11 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		return nil, err
 	}
 	opts := cf.options()
+	if opts.SPIFFE.CertFile == "" && opts.SPIFFE.KeyFile == "" {
+		if opts.SPIFFE.CertFile, opts.SPIFFE.KeyFile, err = cp.SPIFFECA(); err != nil {
+			return nil, fmt.Errorf("the certplane.io/spiffe CA: %w", err)
+		}
+	}
 	opts.EnableKubernetesSigners = true
 	opts.Signing = controller.SigningFiles{CertFile: filepath.Join(cp.PKIDir(), "ca.crt"), KeyFile: filepath.Join(cp.PKIDir(), "ca.key")}
 	mgr, err := app.NewManager(cfg, opts)
