@@ -2,14 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/certplane/certplane/pkg/pki"
@@ -111,7 +109,7 @@ func pemError(name, want string, data []byte, err error) error {
 	}
 	switch {
 	case errors.Is(err, pki.ErrNoPEM):
-		if held := pemContents(data); held != "" {
+		if held := pki.DescribePEM(data); held != "" {
 			return say("%s holds %s, not %s", n, held, withArticle(want))
 		}
 		if bytes.Contains(data, []byte("-----BEGIN ")) {
@@ -127,34 +125,6 @@ func pemError(name, want string, data []byte, err error) error {
 		return say("%s: the %s is malformed: its DER does not parse", n, what)
 	}
 	return inputError(name, err)
-}
-
-// pemContents names the kinds of PEM blocks in data ("a certificate and a
-// private key"), or "" when it holds none.
-func pemContents(data []byte) string {
-	var kinds []string
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		kind := fmt.Sprintf("a %q PEM block", block.Type)
-		switch {
-		case block.Type == "CERTIFICATE":
-			kind = "a certificate"
-		case strings.HasSuffix(block.Type, "CERTIFICATE REQUEST"):
-			kind = "a certificate request"
-		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
-			kind = "a private key"
-		case block.Type == "PUBLIC KEY":
-			kind = "a public key"
-		}
-		if !slices.Contains(kinds, kind) {
-			kinds = append(kinds, kind)
-		}
-	}
-	return strings.Join(kinds, " and ")
 }
 
 func withArticle(noun string) string {

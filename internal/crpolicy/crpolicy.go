@@ -9,10 +9,8 @@ package crpolicy
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -271,7 +269,7 @@ func describeParseError(subject, want string, data []byte, err error) string {
 	}
 	switch {
 	case errors.Is(err, pki.ErrNoPEM):
-		if held := pemKinds(data); held != "" {
+		if held := pki.DescribePEM(data); held != "" {
 			return fmt.Sprintf("%s holds %s, not a %s", subject, held, want)
 		}
 		if bytes.Contains(data, []byte("-----BEGIN ")) {
@@ -288,33 +286,6 @@ func describeParseError(subject, want string, data []byte, err error) string {
 		return fmt.Sprintf("%s is not a valid %s: its DER does not parse", subject, want)
 	}
 	return subject + " cannot be read: " + strings.TrimPrefix(err.Error(), "pki: ")
-}
-
-// pemKinds names the kinds of PEM blocks in data, or "" for none.
-func pemKinds(data []byte) string {
-	var kinds []string
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		kind := fmt.Sprintf("a %q PEM block", block.Type)
-		switch {
-		case block.Type == "CERTIFICATE":
-			kind = "a certificate"
-		case strings.HasSuffix(block.Type, "CERTIFICATE REQUEST"):
-			kind = "a certificate request"
-		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
-			kind = "a private key"
-		case block.Type == "PUBLIC KEY":
-			kind = "a public key"
-		}
-		if !slices.Contains(kinds, kind) {
-			kinds = append(kinds, kind)
-		}
-	}
-	return strings.Join(kinds, " and ")
 }
 
 // Pending is Ready=False reason Pending: the issuer cannot sign yet.

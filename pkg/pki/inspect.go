@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -492,4 +493,33 @@ func shortDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dm %ds", minutes, int64(d%time.Minute)/int64(time.Second))
 	}
+}
+
+// DescribePEM names the kinds of PEM blocks in data, in the order they
+// first appear ("a certificate and a private key"), or "" when it holds
+// none: for messages that say what a file holds instead of what was asked.
+func DescribePEM(data []byte) string {
+	var kinds []string
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		kind := fmt.Sprintf("a %q PEM block", block.Type)
+		switch {
+		case block.Type == "CERTIFICATE":
+			kind = "a certificate"
+		case strings.HasSuffix(block.Type, "CERTIFICATE REQUEST"):
+			kind = "a certificate request"
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			kind = "a private key"
+		case block.Type == "PUBLIC KEY":
+			kind = "a public key"
+		}
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
+		}
+	}
+	return strings.Join(kinds, " and ")
 }

@@ -250,3 +250,21 @@ func TestInspectProblems(t *testing.T) {
 		t.Errorf("broken request: problems %q", p)
 	}
 }
+
+func TestDescribePEM(t *testing.T) {
+	ca := pkitest.CA(t, "describe")
+	cert := string(pki.EncodeCertificatesPEM(ca.Certificate))
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"no PEM at all", ""},
+		{cert, "a certificate"},
+		{cert + cert, "a certificate"},
+		{"-----BEGIN RSA PRIVATE KEY-----\nAA==\n-----END RSA PRIVATE KEY-----\n" + cert, "a private key and a certificate"},
+		{"-----BEGIN NEW CERTIFICATE REQUEST-----\nAA==\n-----END NEW CERTIFICATE REQUEST-----\n", "a certificate request"},
+		{"-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n", `a "X509 CRL" PEM block`},
+	} {
+		if got := pki.DescribePEM([]byte(c.in)); got != c.want {
+			t.Errorf("DescribePEM(%.30q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
