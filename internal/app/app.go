@@ -115,6 +115,12 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "certplane-controller"
+	// kube-apiserver gzips long-lived watch streams for clients that accept
+	// it: measured, about 9% of the CSR signer's CPU and 3% of
+	// kube-apiserver's, for bytes that mostly travel over loopback or a
+	// cluster network. kube-controller-manager's watches are not compressed
+	// either.
+	cfg.DisableCompression = true
 	// client-go's default of 5 requests a second would make 200 approved
 	// requests wait 40 s for their status updates. By default certplane does
 	// not throttle itself at all, as cert-manager 1.21 does on apiservers
