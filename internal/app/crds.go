@@ -22,16 +22,17 @@ import (
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// InstallCRDs applies the embedded cert-manager.io/v1 CRDs with server-side
-// apply and waits until each is Established, so that the API is served
-// when it returns; then the approval policy of CertificateRequests
-// (config/policy).
+// InstallCRDs applies the embedded CRDs with server-side apply, all at
+// once, and waits until each is Established, so that their APIs are served
+// when it returns; then the admission policies of CertificateRequests
+// (config/policy). WaitAdmissible tells when the apiserver applies those.
 func InstallCRDs(ctx context.Context, dyn dynamic.Interface) error {
 	files, err := fs.Glob(config.CRDs, "crd/bases/*.yaml")
 	if err != nil {
 		return err
 	}
 	api := dyn.Resource(crdResource)
+	names := make([]string, 0, len(files))
 	for _, f := range files {
 		data, err := config.CRDs.ReadFile(f)
 		if err != nil {
@@ -44,22 +45,22 @@ func InstallCRDs(ctx context.Context, dyn dynamic.Interface) error {
 		if _, err := api.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "certplane", Force: true}); err != nil {
 			return fmt.Errorf("installing CRD %s: %w", obj.GetName(), err)
 		}
-		if err := waitEstablished(ctx, dyn, obj.GetName()); err != nil {
+		names = append(names, obj.GetName())
+	}
+	for _, name := range names {
+		if err := waitEstablished(ctx, dyn, name); err != nil {
 			return err
 		}
 	}
-	if err := installPolicies(ctx, dyn); err != nil {
-		return err
-	}
-	return waitAdmissible(ctx, dyn)
+	return installPolicies(ctx, dyn)
 }
 
-// waitAdmissible waits until a CertificateRequest passes admission with the
+// WaitAdmissible waits until a CertificateRequest passes admission with the
 // identity policy applied (tried with a server-side dry run that claims
 // another user): the apiserver loads new policies and learns the types of a
 // new custom resource a moment after they are created, and meanwhile it
 // either skips the policy or refuses the request.
-func waitAdmissible(ctx context.Context, dyn dynamic.Interface) error {
+func WaitAdmissible(ctx context.Context, dyn dynamic.Interface) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cr := &unstructured.Unstructured{Object: map[string]any{

@@ -164,11 +164,19 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	if err != nil {
 		return nil, err
 	}
+	// The roles are applied while the CRDs become established.
+	roles := make(chan error, 1)
+	go func() { roles <- app.InstallAggregatedRoles(ctx, dyn) }()
 	if err := app.InstallCRDs(ctx, dyn); err != nil {
+		<-roles
 		return nil, err
 	}
 	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer served")
-	if err := app.InstallAggregatedRoles(ctx, dyn); err != nil {
+	// The apiserver takes a moment to apply new admission policies; the
+	// controllers start meanwhile, and `up` is up only once they apply.
+	admissible := make(chan error, 1)
+	go func() { admissible <- app.WaitAdmissible(ctx, dyn) }()
+	if err := <-roles; err != nil {
 		return nil, err
 	}
 	fmt.Fprintln(o.Out, "rbac: cert-manager's aggregated ClusterRoles add cert-manager.io to view, edit and admin")
@@ -217,6 +225,9 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		default:
 			return nil, fmt.Errorf("controllers did not start within 2 minutes (log: %s)", logPath)
 		}
+	}
+	if err := <-admissible; err != nil {
+		return nil, err
 	}
 	names, err := app.EnabledControllers(opts)
 	if err != nil {
