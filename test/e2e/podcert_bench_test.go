@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,8 +50,14 @@ import (
 // the benchmark's own creates and Lease renewals (Events included),
 // status-writes/req the PUTs of
 // podcertificaterequests/status alone; cpu-ms/req is the certplane
-// process's CPU (from /proc) over the run, per request. The CPU of every
-// process and the writes by verb and resource are printed.
+// process's CPU (from /proc) over the run, per request. cpu-ratio is the
+// CPU all processes (etcd, kube-apiserver, up's kube-controller-manager,
+// certplane and the benchmark's clients) spend on a raw create over what
+// they spend on a request until Issued: on saturated cores that bounds the
+// ratio, and it depends far less than the rates on what else the machine
+// runs. Each run prints the CPU of every process, the writes by verb and
+// resource, when the last create was answered, and the latency counted
+// from each create's response (the signer's share).
 //
 // CERTPLANE_BENCH_PROFILE=FILE saves 2 s CPU profiles of the run:
 // certplane's (through up's --pprof-bind-address) in FILE, kube-apiserver's
@@ -77,6 +84,7 @@ func BenchmarkPodCertificates(b *testing.B) {
 	b.ReportMetric(med(func(r pcrRun) float64 { return r.writes }), "writes/req")
 	b.ReportMetric(med(func(r pcrRun) float64 { return r.statusWrites }), "status-writes/req")
 	b.ReportMetric(med(func(r pcrRun) float64 { return r.cpuMS }), "cpu-ms/req")
+	b.ReportMetric(med(func(r pcrRun) float64 { return r.cpuBound }), "cpu-ratio")
 	b.StartTimer() // b.Loop checks the timer runs
 }
 
@@ -85,6 +93,7 @@ type pcrRun struct {
 	p50, p99             time.Duration
 	writes, statusWrites float64 // per request
 	cpuMS                float64 // certplane's, per request
+	cpuBound             float64 // CPU of a raw create over that of a request until Issued
 }
 
 // pcrStub is a PodCertificateRequest as kubelet makes one, with its own
@@ -243,17 +252,36 @@ func runPodCertificates(b *testing.B, n int) pcrRun {
 		}
 		return float64(n) / time.Since(start).Seconds()
 	}
+	pids := append(processesFor(data), os.Getpid()) // up's pid among them
+	cpuOf := func() map[int]time.Duration {
+		m := map[int]time.Duration{}
+		for _, pid := range pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				m[pid] = processCPU(b, pid)
+			}
+		}
+		return m
+	}
+	sum := func(from, to map[int]time.Duration) (d time.Duration) {
+		for pid, v := range to {
+			d += v - from[pid]
+		}
+		return d
+	}
+	cpuRawStart := cpuOf()
 	before := rawRate(rawBefore)
+	// The CPU all processes spend on a raw create: on saturated cores,
+	// its quotient with that of a request until Issued bounds the ratio
+	// whatever else runs on the machine.
+	rawCPU := sum(cpuRawStart, cpuOf())
 
 	writesBefore := apiWrites(b, cs)
-	pids := append(processesFor(data), os.Getpid()) // up's pid among them
-	cpuBefore := map[int]time.Duration{}
-	for _, pid := range pids {
-		cpuBefore[pid] = processCPU(b, pid)
-	}
+	durationsBefore := pcrRequestDurations(b, cs)
+	cpuBefore := cpuOf()
 	profiles := startPCRProfiles(b, cs, pprofPort)
 
-	sentAt := make([]atomic.Int64, n) // UnixNano
+	sentAt, returnedAt := make([]atomic.Int64, n), make([]atomic.Int64, n) // UnixNano
+	var lastReturned atomic.Int64
 	errc = make(chan error, 1)
 	b.StartTimer()
 	start := time.Now()
@@ -261,10 +289,20 @@ func runPodCertificates(b *testing.B, n int) pcrRun {
 		errc <- parallelN(n, workers, func(i int) error {
 			sentAt[i].Store(time.Now().UnixNano())
 			_, err := pcrs.Create(ctx, reqs[i], metav1.CreateOptions{})
+			t := time.Now().UnixNano()
+			returnedAt[i].Store(t)
+			for {
+				if l := lastReturned.Load(); l >= t || lastReturned.CompareAndSwap(l, t) {
+					break
+				}
+			}
 			return err
 		})
 	}()
 	latencies := make([]time.Duration, 0, n)
+	// After the create's response: the signer's share, not the
+	// apiserver's queue for creates (zero when the watch was faster).
+	signing := make([]time.Duration, 0, n)
 	seen := make([]bool, n)
 	timeout := time.After(3 * time.Minute)
 	for len(latencies) < n {
@@ -279,7 +317,14 @@ func runPodCertificates(b *testing.B, n int) pcrRun {
 		}
 		if issued {
 			seen[i] = true
-			latencies = append(latencies, time.Duration(time.Now().UnixNano()-sentAt[i].Load()))
+			now := time.Now().UnixNano()
+			latencies = append(latencies, time.Duration(now-sentAt[i].Load()))
+			// Zero when the watch saw it Issued before the create's response came.
+			var afterResponse time.Duration
+			if r := returnedAt[i].Load(); r != 0 && r < now {
+				afterResponse = time.Duration(now - r)
+			}
+			signing = append(signing, afterResponse)
 		}
 	}
 	elapsed := time.Since(start)
@@ -287,6 +332,16 @@ func runPodCertificates(b *testing.B, n int) pcrRun {
 	if errc != nil {
 		if err := <-errc; err != nil {
 			b.Fatal(err)
+		}
+	}
+	createsDone := time.Duration(lastReturned.Load() - start.UnixNano())
+	runCPU := sum(cpuBefore, cpuOf())
+	var served []string
+	durations := pcrRequestDurations(b, cs)
+	for _, k := range []string{"POST podcertificaterequests/", "PUT podcertificaterequests/status"} {
+		d, was := durations[k], durationsBefore[k]
+		if c := d[1] - was[1]; c > 0 {
+			served = append(served, fmt.Sprintf("%s %.0f, mean %.0f ms", k, c, (d[0]-was[0])/c*1000))
 		}
 	}
 
@@ -321,18 +376,26 @@ func runPodCertificates(b *testing.B, n int) pcrRun {
 	w.Stop()
 
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	sort.Slice(signing, func(i, j int) bool { return signing[i] < signing[j] })
 	r := pcrRun{
 		raw: (before + after) / 2, issued: float64(n) / elapsed.Seconds(),
 		p50: latencies[len(latencies)/2], p99: latencies[len(latencies)*99/100],
 		writes: (total - float64(n)) / float64(n), statusWrites: status / float64(n),
-		cpuMS: float64(cpu.Microseconds()) / 1000 / float64(n),
+		cpuMS:    float64(cpu.Microseconds()) / 1000 / float64(n),
+		cpuBound: rawCPU.Seconds() / runCPU.Seconds(),
 	}
 	// Printed, not logged: the testing package keeps only the first lines
 	// of a benchmark's log.
-	fmt.Printf("raw creates %.0f/s before, %.0f/s after; issued %.0f/s (%d in %.2fs), ratio %.3f, p50 %d ms, p99 %d ms, max %d ms\n"+
+	fmt.Printf("raw creates %.0f/s before, %.0f/s after; issued %.0f/s (%d in %.2fs, the last create answered at %.2fs), ratio %.3f\n"+
+		"    latency from the create sent: p50 %d ms, p99 %d ms, max %d ms; from its response: p50 %d ms, p99 %d ms, max %d ms\n"+
+		"    kube-apiserver's own time per request: %s\n"+
+		"    CPU of all processes: %.2f ms per raw create, %.2f ms per request until Issued (quotient %.3f)\n"+
 		"    CPU in the run: %s\n    API writes in the run (the benchmark's %d creates included): %s\n",
-		before, after, r.issued, n, elapsed.Seconds(), r.issued/r.raw, r.p50.Milliseconds(), r.p99.Milliseconds(),
-		latencies[len(latencies)-1].Milliseconds(), strings.Join(split, ", "), n, strings.Join(lines, ", "))
+		before, after, r.issued, n, elapsed.Seconds(), createsDone.Seconds(), r.issued/r.raw,
+		r.p50.Milliseconds(), r.p99.Milliseconds(), latencies[n-1].Milliseconds(),
+		signing[n/2].Milliseconds(), signing[n*99/100].Milliseconds(), signing[n-1].Milliseconds(), strings.Join(served, "; "),
+		float64(rawCPU.Microseconds())/1000/float64(n), float64(runCPU.Microseconds())/1000/float64(n), r.cpuBound,
+		strings.Join(split, ", "), n, strings.Join(lines, ", "))
 	up.stop(b)
 	b.StartTimer() // b.Loop checks the timer runs
 	return r
@@ -368,4 +431,44 @@ func startPCRProfiles(b *testing.B, cs kubernetes.Interface, pprofPort int) func
 		_ = os.WriteFile(out, prof, 0o600)
 	}()
 	return func() { <-done; <-done }
+}
+
+// pcrRequestDurations reads kube-apiserver's
+// apiserver_request_duration_seconds for PodCertificateRequests: the sum
+// and the count by verb, resource and subresource.
+func pcrRequestDurations(b *testing.B, cs kubernetes.Interface) map[string][2]float64 {
+	b.Helper()
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string][2]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		i := 0
+		switch {
+		case strings.HasPrefix(line, "apiserver_request_duration_seconds_sum{"):
+		case strings.HasPrefix(line, "apiserver_request_duration_seconds_count{"):
+			i = 1
+		default:
+			continue
+		}
+		if !strings.Contains(line, `resource="podcertificaterequests"`) {
+			continue
+		}
+		labels := map[string]string{}
+		for _, kv := range strings.Split(line[strings.IndexByte(line, '{')+1:strings.LastIndexByte(line, '}')], ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				labels[k] = strings.Trim(v, `"`)
+			}
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			continue
+		}
+		k := labels["verb"] + " " + labels["resource"] + "/" + labels["subresource"]
+		d := out[k]
+		d[i] += v
+		out[k] = d
+	}
+	return out
 }
