@@ -91,6 +91,8 @@ type Options struct {
 	// PodCertificateMaxDuration caps the lifetime of pod certificates. If
 	// zero, a day.
 	PodCertificateMaxDuration time.Duration
+	// Trust configures trust-manager's Bundle controller.
+	Trust TrustOptions
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -212,6 +214,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 	}
 	if err := setupPodCertificates(mgr, cfg, o, enabled, issuers); err != nil {
+		return nil, err
+	}
+	if err := setupTrust(mgr, o, enabled); err != nil {
 		return nil, err
 	}
 	return mgr, nil

@@ -67,6 +67,8 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 	fl.StringVar(&f.opts.SPIFFETrustDomain, "spiffe-trust-domain", "cluster.local", "trust domain of pods' SPIFFE IDs, spiffe://DOMAIN/ns/NAMESPACE/sa/SERVICEACCOUNT")
 	fl.DurationVar(&f.opts.PodCertificateMaxDuration, "pod-certificate-max-duration", 24*time.Hour, "longest lifetime of a pod certificate (at least 1h; a request's maxExpirationSeconds may ask for less)")
 	fl.StringVar(&f.opts.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets ClusterIssuers refer to")
+	fl.StringVar(&f.opts.Trust.Namespace, "trust-namespace", "cert-manager", "namespace of the ConfigMaps and Secrets trust.cert-manager.io Bundles read their sources from (as trust-manager's flag)")
+	fl.BoolVar(&f.opts.Trust.FilterExpiredCertificates, "filter-expired-certificates", false, "leave expired certificates out of Bundle targets (as trust-manager's flag)")
 	fl.StringVar(&f.opts.PprofAddr, "pprof-bind-address", "", `address of Go's /debug/pprof profiles ("" for none)`)
 	fl.Float32Var(&f.opts.QPS, "kube-api-qps", -1, "client-side limit of requests per second to the apiserver (-1: none; API Priority and Fairness protects the server)")
 	fl.IntVar(&f.opts.Burst, "kube-api-burst", 0, "burst above --kube-api-qps")
