@@ -178,6 +178,24 @@ func waitNoTarget(t *testing.T, cs kubernetes.Interface, kind, ns, name string) 
 	})
 }
 
+// targetApplies counts the server-side applies of ConfigMaps kube-apiserver
+// has answered (apiserver_request_total): certplane writes its targets so,
+// and nothing else in `up` does.
+func targetApplies(t *testing.T, kubeconfig string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(mustKubectl(t, kubeconfig, "get", "--raw", "/metrics"), "\n") {
+		if strings.HasPrefix(line, "apiserver_request_total{") && strings.Contains(line, `resource="configmaps"`) && strings.Contains(line, `verb="APPLY"`) {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			n += int(v)
+		}
+	}
+	return n
+}
+
 var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // checkTargetMetadata checks trust-manager's label and hash annotation and
@@ -473,7 +491,7 @@ spec:
 			}
 			return obj.GetResourceVersion()
 		}
-		before := rv("team-b")
+		before, applies := rv("team-b"), targetApplies(t, admin)
 		// Force a reconcile (an unrelated annotation), then make one that
 		// must write: once the new namespace has its target, every other
 		// target has been looked at again.
@@ -481,8 +499,18 @@ spec:
 		mustKubectl(t, admin, "create", "namespace", "team-e")
 		mustKubectl(t, admin, "label", "namespace", "team-e", "trust=yes")
 		waitTarget(t, cs, "ConfigMap", "team-e", "selected", "ca.crt", certSet([]*x509.Certificate{f}))
+		waitFor(t, 30*time.Second, "the everything Bundle's ConfigMap in team-e", func() bool {
+			_, _, ok := targetCerts(t, cs, "ConfigMap", "team-e", "everything", "ca-bundle.crt")
+			return ok
+		})
 		if after := rv("team-b"); after != before {
 			t.Errorf("team-b's target was written again (resourceVersion %s → %s) though nothing changed", before, after)
+		}
+		// An apply that changes nothing keeps the resourceVersion: count
+		// the requests. Only team-e's ConfigMaps were written, this
+		// Bundle's and the everything Bundle's (all namespaces).
+		if n := targetApplies(t, admin) - applies; n != 2 {
+			t.Errorf("%d ConfigMap applies for one new namespace, want 2", n)
 		}
 		if got := synced(t, admin, "selected"); !strings.HasPrefix(got, "True Synced") {
 			t.Errorf("Synced: %q", got)
