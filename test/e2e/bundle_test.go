@@ -178,14 +178,16 @@ func waitNoTarget(t *testing.T, cs kubernetes.Interface, kind, ns, name string) 
 	})
 }
 
-// targetApplies counts the server-side applies of ConfigMaps kube-apiserver
-// has answered (apiserver_request_total): certplane writes its targets so,
-// and nothing else in `up` does.
-func targetApplies(t *testing.T, kubeconfig string) int {
+// trustAPIRequests counts the requests of one verb on one resource (and
+// subresource) kube-apiserver has answered (apiserver_request_total).
+// certplane writes its targets with server-side apply (APPLY), and nothing
+// else in `up` applies ConfigMaps.
+func trustAPIRequests(t *testing.T, kubeconfig, verb, resource, subresource string) int {
 	t.Helper()
 	n := 0
 	for _, line := range strings.Split(mustKubectl(t, kubeconfig, "get", "--raw", "/metrics"), "\n") {
-		if strings.HasPrefix(line, "apiserver_request_total{") && strings.Contains(line, `resource="configmaps"`) && strings.Contains(line, `verb="APPLY"`) {
+		if strings.HasPrefix(line, "apiserver_request_total{") && strings.Contains(line, `resource="`+resource+`"`) &&
+			strings.Contains(line, `subresource="`+subresource+`"`) && strings.Contains(line, `verb="`+verb+`"`) {
 			var v float64
 			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
 				t.Fatalf("metric line %q: %v", line, err)
@@ -491,7 +493,8 @@ spec:
 			}
 			return obj.GetResourceVersion()
 		}
-		before, applies := rv("team-b"), targetApplies(t, admin)
+		before := rv("team-b")
+		applies, statuses := trustAPIRequests(t, admin, "APPLY", "configmaps", ""), trustAPIRequests(t, admin, "PATCH", "bundles", "status")
 		// Force a reconcile (an unrelated annotation), then make one that
 		// must write: once the new namespace has its target, every other
 		// target has been looked at again.
@@ -509,8 +512,11 @@ spec:
 		// An apply that changes nothing keeps the resourceVersion: count
 		// the requests. Only team-e's ConfigMaps were written, this
 		// Bundle's and the everything Bundle's (all namespaces).
-		if n := targetApplies(t, admin) - applies; n != 2 {
+		if n := trustAPIRequests(t, admin, "APPLY", "configmaps", "") - applies; n != 2 {
 			t.Errorf("%d ConfigMap applies for one new namespace, want 2", n)
+		}
+		if n := trustAPIRequests(t, admin, "PATCH", "bundles", "status") - statuses; n != 0 {
+			t.Errorf("%d Bundle status writes, want none: the conditions did not change", n)
 		}
 		if got := synced(t, admin, "selected"); !strings.HasPrefix(got, "True Synced") {
 			t.Errorf("Synced: %q", got)
