@@ -219,6 +219,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := setupTrust(mgr, o, enabled); err != nil {
 		return nil, err
 	}
+	if err := setupTrustBundles(mgr, cfg, o, enabled, issuers); err != nil {
+		return nil, err
+	}
 	return mgr, nil
 }
 

@@ -30,7 +30,7 @@ var ControllerNames = []string{
 	CSRSigning, CSRApproving, CSRCleaner,
 	IssuersController, ClusterIssuersController, CertificatesController,
 	CertificateRequestsApprover, CertificateRequestsIssuer, CertificateSigningRequestsIssuer,
-	PodCertificateRequests, BundlesController,
+	PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles,
 }
 
 // controllerAliases are kube-controller-manager's long names.
