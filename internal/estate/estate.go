@@ -106,7 +106,10 @@ type Row struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	// Subject and Issuer are the certificate's distinguished names.
-	Subject      string     `json:"subject,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Names are the subject alternative names: DNS names, IP addresses,
+	// URIs and email addresses.
+	Names        []string   `json:"names,omitempty"`
 	Issuer       string     `json:"issuer,omitempty"`
 	SerialNumber string     `json:"serialNumber,omitempty"`
 	IsCA         bool       `json:"isCA,omitempty"`
@@ -311,6 +314,14 @@ func parseLeaf(data []byte) *leaf {
 // fill sets the certificate columns of r from c.
 func (b *builder) fill(r *Row, c *x509.Certificate) {
 	r.Subject = c.Subject.String()
+	r.Names = append(r.Names, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		r.Names = append(r.Names, ip.String())
+	}
+	for _, u := range c.URIs {
+		r.Names = append(r.Names, u.String())
+	}
+	r.Names = append(r.Names, c.EmailAddresses...)
 	r.Issuer = c.Issuer.String()
 	r.SerialNumber = strings.ToUpper(c.SerialNumber.Text(16))
 	r.IsCA = c.IsCA

@@ -28,7 +28,7 @@ const day = 24 * time.Hour
 // for d.
 func issue(t *testing.T, ca *pki.CA, cn string, notBefore time.Time, d time.Duration) []byte {
 	t.Helper()
-	c, err := ca.Issue(rand.Reader, notBefore, &pki.Template{Subject: pkix.Name{CommonName: cn}, Duration: d, Backdate: -1}, pkitest.Key(t).Public())
+	c, err := ca.Issue(rand.Reader, notBefore, &pki.Template{Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn + ".example"}, Duration: d, Backdate: -1}, pkitest.Key(t).Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +122,8 @@ func TestBuildCertificates(t *testing.T) {
 			if r.Secret != "a-tls" || r.IssuerRef != "ClusterIssuer/ca" || r.RenewalTime == nil || !r.RenewalTime.Equal(renew) {
 				t.Errorf("secret %q issuerRef %q renewal %v", r.Secret, r.IssuerRef, r.RenewalTime)
 			}
-			if tt.secret != nil && (r.Issuer != "CN=root" || !strings.HasPrefix(r.Subject, "CN=")) {
-				t.Errorf("subject %q issuer %q", r.Subject, r.Issuer)
+			if tt.secret != nil && (r.Issuer != "CN=root" || !strings.HasPrefix(r.Subject, "CN=") || len(r.Names) != 1 || r.Names[0] != strings.TrimPrefix(r.Subject, "CN=")+".example") {
+				t.Errorf("subject %q names %v issuer %q", r.Subject, r.Names, r.Issuer)
 			}
 		})
 	}
