@@ -108,6 +108,7 @@ against --ca.`,
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringVar(&caFile, "ca", "", "root certificate(s) (PEM) to verify the certificates against")
+	cmd.AddCommand(newInspectSecretCommand(o))
 	return cmd
 }
 

@@ -55,6 +55,12 @@ func NewRootCommand(o Options) *cobra.Command {
 		newControllerCommand(o),
 		newCSRCommand(o),
 		newUserCommand(o),
+		newStatusCommand(o),
+		newRenewCommand(o),
+		newDecideCRCommand(o, true),
+		newDecideCRCommand(o, false),
+		newCreateCommand(o),
+		newCheckCommand(o),
 	)
 	return root
 }
