@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -97,9 +98,13 @@ func setupTrust(mgr ctrl.Manager, o Options, enabled Controllers) error {
 	if err != nil {
 		return err
 	}
+	core, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return err
+	}
 	return (&trust.BundleReconciler{
 		Reader: mgr.GetClient(), Sources: sources, Targets: targets, Live: mgr.GetAPIReader(),
-		Writer: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-bundles"),
+		Writer: trust.RESTWriter{Client: core.CoreV1().RESTClient()}, Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-bundles"),
 		Namespace: ns, DefaultCAs: defaults, FilterExpired: o.Trust.FilterExpiredCertificates,
 	}).SetupWithManager(mgr, targets, sources)
 }

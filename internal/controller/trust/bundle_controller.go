@@ -3,6 +3,7 @@ package trust
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -41,10 +41,16 @@ import (
 // writes.
 const FieldManager = "trust-manager"
 
-// targetWriter writes targets.
-type targetWriter interface {
-	Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error
-	Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error
+// TargetWriter writes targets, ConfigMaps or Secrets named as their
+// Bundle.
+type TargetWriter interface {
+	// Apply applies body, the JSON of a target without its namespace,
+	// with server-side apply to the object in namespace, and returns its
+	// resourceVersion.
+	Apply(ctx context.Context, kind bundlepolicy.Kind, namespace, name string, body []byte) (string, error)
+	// Delete deletes the object if it still has this uid and
+	// resourceVersion.
+	Delete(ctx context.Context, kind bundlepolicy.Kind, namespace, name string, uid types.UID, resourceVersion string) error
 }
 
 // BundleReconciler writes each Bundle's certificates to its targets and
@@ -65,7 +71,7 @@ type BundleReconciler struct {
 	Targets client.Reader
 	// Live reads one target from the apiserver.
 	Live   client.Reader
-	Writer targetWriter
+	Writer TargetWriter
 	Status client.SubResourceWriter
 	Events eventRecorder
 	// Namespace is the trust namespace, the one sources are read from.
@@ -261,6 +267,15 @@ func (r *BundleReconciler) syncKind(ctx context.Context, b *trustv1alpha1.Bundle
 		return nil
 	}
 	logf.FromContext(ctx).V(1).Info("syncing targets", "kind", kind, "steps", len(steps))
+	// One body for every target of this kind: encoded once, it is the same
+	// bytes for a thousand namespaces.
+	body := sync.OnceValues(func() ([]byte, error) {
+		stores, err := formats()
+		if err != nil {
+			return nil, err
+		}
+		return targetBody(b, kind, want.Hash, bundle.PEM, stores)
+	})
 	return r.parallel(len(steps), func(i int) error {
 		s := steps[i]
 		key := recordKey{bundle: b.Name, kind: kind, namespace: s.Namespace}
@@ -272,7 +287,7 @@ func (r *BundleReconciler) syncKind(ctx context.Context, b *trustv1alpha1.Bundle
 			}
 			fallthrough
 		case bundlepolicy.Write:
-			return r.write(ctx, b, kind, want, bundle.PEM, formats, key)
+			return r.write(ctx, b.Name, kind, want, body, key)
 		case bundlepolicy.Remove:
 			return r.remove(ctx, b, kind, key)
 		}
@@ -298,54 +313,53 @@ func (r *BundleReconciler) verify(ctx context.Context, b *trustv1alpha1.Bundle, 
 	return true, nil
 }
 
-// write applies one target: the bundle under its key, the truststores, the
-// Bundle's label, the hash, the template's metadata and the Bundle as
-// controller owner.
-func (r *BundleReconciler) write(ctx context.Context, b *trustv1alpha1.Bundle, kind bundlepolicy.Kind, want bundlepolicy.Want, pemText string,
-	formats func() (map[string][]byte, error), key recordKey) error {
-	stores, err := formats()
+// write applies one target.
+func (r *BundleReconciler) write(ctx context.Context, name string, kind bundlepolicy.Kind, want bundlepolicy.Want, body func() ([]byte, error), key recordKey) error {
+	data, err := body()
 	if err != nil {
 		return err
 	}
+	rv, err := r.Writer.Apply(ctx, kind, key.namespace, name, data)
+	if err != nil {
+		if terminating(err) {
+			// A namespace being deleted refuses new objects, and one just
+			// deleted has none; their events bring the Bundle back.
+			return nil
+		}
+		return fmt.Errorf("writing %s %s/%s: %w", kind, key.namespace, name, err)
+	}
+	r.record(key, bundlepolicy.Record{Hash: want.Hash, ResourceVersion: rv})
+	return nil
+}
+
+// targetBody is the JSON of b's target of kind, without a namespace: the
+// bundle under its key, the truststores, the Bundle's label, the hash, the
+// template's metadata and the Bundle as controller owner.
+func targetBody(b *trustv1alpha1.Bundle, kind bundlepolicy.Kind, hash, pemText string, stores map[string][]byte) ([]byte, error) {
 	tmpl := bundlepolicy.Template(&b.Spec.Target, kind)
 	labels := map[string]string{}
 	maps.Copy(labels, tmpl.Metadata.Labels)
 	labels[trustv1alpha1.BundleLabelKey] = b.Name
 	annotations := map[string]string{}
 	maps.Copy(annotations, tmpl.Metadata.Annotations)
-	annotations[trustv1alpha1.BundleHashAnnotationKey] = want.Hash
+	annotations[trustv1alpha1.BundleHashAnnotationKey] = hash
 	owner := metav1ac.OwnerReference().WithAPIVersion(trustv1alpha1.GroupVersion.String()).WithKind(trustv1alpha1.BundleKind).
 		WithName(b.Name).WithUID(b.UID).WithController(true).WithBlockOwnerDeletion(true)
-	var (
-		ac runtime.ApplyConfiguration
-		rv func() *string
-	)
-	switch kind {
-	case bundlepolicy.KindSecret:
+	if kind == bundlepolicy.KindSecret {
 		data := map[string][]byte{tmpl.Key: []byte(pemText)}
 		maps.Copy(data, stores)
-		s := corev1ac.Secret(b.Name, key.namespace).WithLabels(labels).WithAnnotations(annotations).WithOwnerReferences(owner).WithData(data)
-		ac, rv = s, func() *string { return s.ResourceVersion }
-	default:
-		c := corev1ac.ConfigMap(b.Name, key.namespace).WithLabels(labels).WithAnnotations(annotations).WithOwnerReferences(owner).
-			WithData(map[string]string{tmpl.Key: pemText})
-		if len(stores) > 0 {
-			c = c.WithBinaryData(stores)
-		}
-		ac, rv = c, func() *string { return c.ResourceVersion }
+		s := &corev1ac.SecretApplyConfiguration{}
+		s.WithAPIVersion("v1").WithKind(string(kind)).WithName(b.Name).
+			WithLabels(labels).WithAnnotations(annotations).WithOwnerReferences(owner).WithData(data)
+		return json.Marshal(s)
 	}
-	if err := r.Writer.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		if terminating(err) {
-			// A namespace being deleted refuses new objects, and one just
-			// deleted has none; their events bring the Bundle back.
-			return nil
-		}
-		return fmt.Errorf("writing %s %s/%s: %w", kind, key.namespace, b.Name, err)
+	c := &corev1ac.ConfigMapApplyConfiguration{}
+	c.WithAPIVersion("v1").WithKind(string(kind)).WithName(b.Name).
+		WithLabels(labels).WithAnnotations(annotations).WithOwnerReferences(owner).WithData(map[string]string{tmpl.Key: pemText})
+	if len(stores) > 0 {
+		c.WithBinaryData(stores)
 	}
-	if v := rv(); v != nil {
-		r.record(key, bundlepolicy.Record{Hash: want.Hash, ResourceVersion: *v})
-	}
-	return nil
+	return json.Marshal(c)
 }
 
 // terminating reports whether a write failed because its namespace is
@@ -367,18 +381,18 @@ func (r *BundleReconciler) remove(ctx context.Context, b *trustv1alpha1.Bundle, 
 		return fmt.Errorf("reading %s %s/%s: %w", kind, key.namespace, b.Name, err)
 	}
 	if !bundlepolicy.OthersLeft(slices.Collect(maps.Keys(data)), bundlepolicy.Keys(&b.Spec.Target, kind)) {
-		uid, rv := obj.GetUID(), obj.GetResourceVersion()
-		err := r.Writer.Delete(ctx, obj, client.Preconditions{UID: &uid, ResourceVersion: &rv})
+		err := r.Writer.Delete(ctx, kind, key.namespace, b.Name, obj.GetUID(), obj.GetResourceVersion())
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting %s %s/%s: %w", kind, key.namespace, b.Name, err)
 		}
 		return nil
 	}
-	var ac runtime.ApplyConfiguration = corev1ac.ConfigMap(b.Name, key.namespace)
-	if kind == bundlepolicy.KindSecret {
-		ac = corev1ac.Secret(b.Name, key.namespace)
+	// An apply of nothing gives up every field the field manager owned.
+	empty, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": string(kind), "metadata": map[string]any{"name": b.Name}})
+	if err != nil {
+		return err
 	}
-	if err := r.Writer.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil && !apierrors.IsNotFound(err) {
+	if _, err := r.Writer.Apply(ctx, kind, key.namespace, b.Name, empty); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("removing the bundle from %s %s/%s: %w", kind, key.namespace, b.Name, err)
 	}
 	return nil
