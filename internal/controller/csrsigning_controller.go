@@ -122,6 +122,7 @@ func (r *CSRSigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// No Event on success, as kube-controller-manager: the certificate in
 	// the status says it, and an Event would be a second write per request.
 	signedTotal.WithLabelValues(signer).Inc()
+	ObserveCSRIssued(csr, now)
 	return ctrl.Result{}, nil
 }
 

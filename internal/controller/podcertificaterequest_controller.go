@@ -61,17 +61,12 @@ var (
 		Name: "certplane_podcertificaterequests_total",
 		Help: "PodCertificateRequests handled, by signer and outcome (Issued, Denied, Failed).",
 	}, []string{"signer", "outcome"})
-	pcrLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "certplane_podcertificaterequest_issuance_seconds",
-		Help:    "Time from a PodCertificateRequest's creation to its certificate, by signer.",
-		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"signer"})
 )
 
 // PodCertificateMetrics are the collectors the PodCertificateRequest
 // signers export.
 func PodCertificateMetrics() []prometheus.Collector {
-	return []prometheus.Collector{pcrTotal, pcrLatency}
+	return []prometheus.Collector{pcrTotal}
 }
 
 // PodCertificateRequestReconciler signs PodCertificateRequests
@@ -145,7 +140,7 @@ func (r *PodCertificateRequestReconciler) Reconcile(ctx context.Context, req ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	pcrTotal.WithLabelValues(pcr.Spec.SignerName, podcertpolicy.ConditionIssued).Inc()
-	pcrLatency.WithLabelValues(pcr.Spec.SignerName).Observe(now.Sub(pcr.CreationTimestamp.Time).Seconds())
+	ObserveIssuance(KindPodCertificateRequest, SignerIssuerKind(pcr.Spec.SignerName), pcr.CreationTimestamp.Time, now)
 	return ctrl.Result{}, nil
 }
 

@@ -305,6 +305,7 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 	if err := r.ready(ctx, crt, leaf, revision, now); err != nil {
 		return ctrl.Result{}, err
 	}
+	observeIssued(crt, now)
 	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
 		"The certificate has been successfully issued (revision %d, serial %s): %s", revision, leaf.SerialNumber.Text(16), d.Message)
 	return r.requeueAt(crt, leaf, now), nil

@@ -243,6 +243,7 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 	if err := r.ready(ctx, next, chain[0], revision, now); err != nil {
 		return ctrl.Result{}, err
 	}
+	observeIssued(crt, now)
 	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
 		"The certificate has been successfully issued (revision %d, serial %s) by %s %q", revision, chain[0].SerialNumber.Text(16), crt.Spec.IssuerRef.Kind, crt.Spec.IssuerRef.Name)
 	if err := r.deleteNextKeys(ctx, crt); err != nil {

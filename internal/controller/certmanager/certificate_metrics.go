@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/controller"
 	"github.com/certplane/certplane/internal/crpolicy"
 )
 
@@ -80,4 +81,27 @@ func timeOf(t *metav1.Time) *time.Time {
 	}
 	v := t.Time
 	return &v
+}
+
+// observeIssued records, in certplane_issuance_duration_seconds, the
+// issuance of crt (as it was before the issuance) that ended at now.
+func observeIssued(crt *cmv1.Certificate, now time.Time) {
+	controller.ObserveIssuance(controller.KindCertificate, crpolicy.Kind(crt.Spec.IssuerRef), issuanceStart(crt, now), now)
+}
+
+// issuanceStart is when an issuance was called for: the Issuing=True
+// condition's transition; else, for a first issuance, the Certificate's
+// creation; else its renewal time once passed. Zero when none of these
+// tells (a changed spec, issued at once).
+func issuanceStart(crt *cmv1.Certificate, now time.Time) time.Time {
+	if c := findCondition(crt.Status.Conditions, "Issuing"); c != nil && c.Status == cmv1.ConditionTrue && c.LastTransitionTime != nil {
+		return c.LastTransitionTime.Time
+	}
+	if crt.Status.Revision == nil {
+		return crt.CreationTimestamp.Time
+	}
+	if at := crt.Status.RenewalTime; at != nil && !at.After(now) {
+		return at.Time
+	}
+	return time.Time{}
 }

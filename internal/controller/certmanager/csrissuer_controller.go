@@ -117,6 +117,7 @@ func (r *CSRIssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	r.forget(csr.Name)
 	csrcontroller.RecordCSRSigned(csr.Spec.SignerName)
+	csrcontroller.ObserveCSRIssued(csr, r.now())
 	leaf := out.chain[0]
 	r.Events.Eventf(csr, out.from.Object, corev1.EventTypeNormal, "Issued", "Sign", "issued certificate serial %s for %q from %s, valid until %s",
 		leaf.SerialNumber.Text(16), leaf.Subject.String(), out.ref, leaf.NotAfter.UTC().Format(time.RFC3339))
