@@ -32,7 +32,7 @@ test: tools build
 generate: tools
 	$(BIN)/controller-gen object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(BIN)/controller-gen crd paths=./api/... output:crd:dir=config/crd/bases
-	$(BIN)/controller-gen rbac:roleName=certplane-controller paths=./internal/controller/... output:rbac:dir=config/rbac
+	$(BIN)/controller-gen rbac:roleName=certplane-controller paths=./internal/controller/... paths=./internal/web/... output:rbac:dir=config/rbac
 
 ## verify-generate: fail when generated files are not current with their sources
 GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/certmanager/v1/zz_generated.deepcopy.go api/trust/v1alpha1/zz_generated.deepcopy.go

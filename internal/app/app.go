@@ -93,6 +93,8 @@ type Options struct {
 	PodCertificateMaxDuration time.Duration
 	// Trust configures trust-manager's Bundle controller.
 	Trust TrustOptions
+	// Web configures the web view; its zero value serves none.
+	Web WebOptions
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -156,10 +158,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
-	for _, c := range append(append(controller.Metrics(), certmanager.Metrics()...), controller.PodCertificateMetrics()...) {
-		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
-			return nil, err
-		}
+	// Every controller set up from here on counts its reconciles (metrics.go).
+	mgr = syncCountingManager{Manager: mgr}
+	collectors := append(append(append(controller.Metrics(), certmanager.Metrics()...), controller.PodCertificateMetrics()...), controller.IssuanceMetrics()...)
+	if err := registerMetrics(metrics.Registry, append(collectors, controllerMetrics()...)...); err != nil {
+		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
@@ -220,6 +223,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if err := setupTrustBundles(mgr, cfg, o, enabled, issuers); err != nil {
+		return nil, err
+	}
+	if err := setupWeb(mgr, o); err != nil {
 		return nil, err
 	}
 	return mgr, nil

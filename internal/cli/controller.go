@@ -45,9 +45,19 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		}
 		fl.BoolVar(&f.opts.LeaderElection, "leader-elect", true, "run one active replica, elected through a Lease")
 		fl.StringVar(&f.opts.LeaderElectionNamespace, "leader-election-namespace", "certplane-system", "namespace of the leader election Lease")
-		fl.StringVar(&f.opts.MetricsAddr, "metrics-bind-address", ":8080", `address of Prometheus /metrics ("0" for none)`)
 		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
 	}
+	// up serves no metrics unless asked (several may run on one machine),
+	// and its web view on loopback, without login; controller serves the
+	// view only when asked, behind the apiserver's authentication.
+	metricsAddr, webAddr, webAuth := ":8080", "", "every request needs a bearer token the apiserver accepts, and shows what its user may list"
+	if !cluster {
+		metricsAddr, webAddr, webAuth = "0", defaultUpWebAddress, "on loopback without login; elsewhere, as in controller, behind a bearer token the apiserver accepts"
+	}
+	fl.StringVar(&f.opts.MetricsAddr, "metrics-bind-address", metricsAddr, `address of Prometheus /metrics, such as 127.0.0.1:9402 ("0" for none)`)
+	fl.StringVar(&f.opts.Web.Address, "web-address", webAddr, `address of the web view ("" for none): `+webAuth)
+	fl.StringVar(&f.opts.Web.TLSCertFile, "web-tls-cert-file", "", "serve the web view over HTTPS with this certificate")
+	fl.StringVar(&f.opts.Web.TLSKeyFile, "web-tls-key-file", "", "key of --web-tls-cert-file")
 	signing := "csrsigning is on by default"
 	if cluster {
 		signing = "csrsigning is on only when named or with --enable-kubernetes-signers"

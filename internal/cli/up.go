@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,36 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 	return cmd
 }
 
+// defaultUpWebAddress is where `up` serves the web view unless told.
+const defaultUpWebAddress = "127.0.0.1:6480"
+
+// upWeb settles the web view of `up`: without login on loopback, behind
+// the apiserver's authentication elsewhere; none when the default address
+// is in use (another up runs). It returns the line that says where it is.
+func upWeb(out io.Writer, w *app.WebOptions) string {
+	if w.Address == "" {
+		return ""
+	}
+	if w.Address == defaultUpWebAddress {
+		ln, err := net.Listen("tcp", w.Address)
+		if err != nil {
+			fmt.Fprintf(out, "web view: none, %s is in use (give --web-address)\n", w.Address)
+			w.Address = ""
+			return ""
+		}
+		_ = ln.Close()
+	}
+	w.Anonymous = app.IsLoopback(w.Address)
+	scheme, login := "http", "no login: it listens on loopback only"
+	if w.TLSCertFile != "" {
+		scheme = "https"
+	}
+	if !w.Anonymous {
+		login = "log in with a bearer token, such as kubectl create token NAME"
+	}
+	return fmt.Sprintf("web view: %s://%s/ (%s)", scheme, w.Address, login)
+}
+
 // managerRun is a running controller manager; done is closed when it has
 // returned, with err its result.
 type managerRun struct {
@@ -189,6 +220,7 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		return nil, err
 	}
 	opts := cf.options()
+	web := upWeb(o.Out, &opts.Web)
 	if opts.SPIFFE.CertFile == "" && opts.SPIFFE.KeyFile == "" {
 		if opts.SPIFFE.CertFile, opts.SPIFFE.KeyFile, err = cp.SPIFFECA(); err != nil {
 			return nil, fmt.Errorf("the certplane.io/spiffe CA: %w", err)
@@ -238,5 +270,8 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		running = strings.Join(names, ", ")
 	}
 	fmt.Fprintf(o.Out, "controllers: %s running as %s (log: %s)\n", running, app.ControllerUser, logPath)
+	if web != "" {
+		fmt.Fprintln(o.Out, web)
+	}
 	return run, nil
 }
