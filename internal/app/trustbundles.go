@@ -34,9 +34,18 @@ func setupTrustBundles(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Co
 	if err != nil || !served {
 		return err
 	}
+	// The requests other controllers cache already are read for the
+	// certificates of a rotated-out CA.
+	pcrs := false
+	if enabled.Enabled(PodCertificateRequests, true) {
+		if pcrs, err = resourceServed(cfg, certv1.SchemeGroupVersion.String(), "podcertificaterequests"); err != nil {
+			return err
+		}
+	}
 	if fromFiles {
 		cas := map[string]controller.CASource{}
-		if enabled.Enabled(CSRSigning, onByDefault(CSRSigning, o)) {
+		csrSigning := enabled.Enabled(CSRSigning, onByDefault(CSRSigning, o))
+		if csrSigning {
 			files, err := o.Signing.CAs()
 			if err != nil {
 				return err
@@ -49,13 +58,16 @@ func setupTrustBundles(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Co
 			cas[podcertpolicy.SPIFFESigner] = &controller.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
 		}
 		if len(cas) > 0 {
-			if err := (&controller.ClusterTrustBundlePublisher{Client: mgr.GetClient(), CAs: cas}).SetupWithManager(mgr); err != nil {
+			if err := (&controller.ClusterTrustBundlePublisher{Client: mgr.GetClient(), CAs: cas, CSRs: csrSigning, PodCertificateRequests: pcrs}).SetupWithManager(mgr); err != nil {
 				return err
 			}
 		}
 	}
 	if fromIssuers {
-		return (&certmanager.ClusterTrustBundlePublisher{Client: mgr.GetClient(), Issuers: issuers}).SetupWithManager(mgr)
+		return (&certmanager.ClusterTrustBundlePublisher{
+			Client: mgr.GetClient(), Issuers: issuers,
+			CSRs: enabled.Enabled(CertificateSigningRequestsIssuer, true), PodCertificateRequests: pcrs,
+		}).SetupWithManager(mgr)
 	}
 	return nil
 }

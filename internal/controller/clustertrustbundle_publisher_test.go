@@ -112,6 +112,135 @@ func onlyBundle(t *testing.T, c client.Reader, signer string, cas ...*x509.Certi
 	return found
 }
 
+// publish publishes cas for signer, seeing no certificates of old CAs.
+func publish(ctx context.Context, c client.Client, signer string, cas []*x509.Certificate) error {
+	_, err := controller.PublishTrustBundle(ctx, c, signer, cas, nil, time.Now())
+	return err
+}
+
+// issuedCSR is an issued CertificateSigningRequest of signer holding chain.
+func issuedCSR(name, signer string, chain ...*x509.Certificate) *certv1.CertificateSigningRequest {
+	return &certv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       certv1.CertificateSigningRequestSpec{SignerName: signer},
+		Status:     certv1.CertificateSigningRequestStatus{Certificate: pki.EncodeCertificatesPEM(chain...)},
+	}
+}
+
+// TestPublishTrustBundleRotation: when the CA changes, the old CA stays in
+// the bundle beside the new one while one of the signer's issued requests
+// holds an unexpired certificate of it, with a re-check when the last one
+// expires; requests of other signers do not count; publishing again writes
+// nothing; once the certificate is gone (or expired) the old CA leaves. The
+// same for PodCertificateRequests.
+func TestPublishTrustBundleRotation(t *testing.T) {
+	ctx := context.Background()
+	const signer = "kubernetes.io/kubelet-serving"
+	oldCA, newCA := pkitest.CA(t, "old ca"), pkitest.CA(t, "new ca")
+	oldLeaf, _ := pkitest.Leaf(t, oldCA, "old leaf", []pki.Usage{pki.UsageServerAuth})
+	otherLeaf, _ := pkitest.Leaf(t, oldCA, "another signer's leaf", []pki.Usage{pki.UsageServerAuth})
+	newLeaf, _ := pkitest.Leaf(t, newCA, "new leaf", []pki.Usage{pki.UsageServerAuth})
+	pending := issuedCSR("pending", signer)
+	pending.Status.Certificate = nil
+	w := &writeCounter{}
+	c := countingClient(newFakeClient(t,
+		issuedCSR("old", signer, oldLeaf, oldCA.Certificate), issuedCSR("new", signer, newLeaf), pending,
+		issuedCSR("other", "kubernetes.io/kube-apiserver-client", otherLeaf),
+	), w)
+	issued := controller.AllIssued(controller.IssuedCSRs(c, signer), controller.IssuedPodCertificates(c, signer))
+	now := time.Now()
+
+	if _, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}, issued, now); err != nil {
+		t.Fatal(err)
+	}
+	onlyBundle(t, c, signer, oldCA.Certificate)
+
+	recheck, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlap := onlyBundle(t, c, signer, oldCA.Certificate, newCA.Certificate)
+	if !recheck.Equal(oldLeaf.NotAfter) {
+		t.Errorf("re-check at %s, want %s, when the old CA's last certificate expires", recheck, oldLeaf.NotAfter)
+	}
+	*w = writeCounter{}
+	if _, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, now); err != nil {
+		t.Fatal(err)
+	}
+	if again := onlyBundle(t, c, signer, oldCA.Certificate, newCA.Certificate); w.total() != 0 || again.ResourceVersion != overlap.ResourceVersion {
+		t.Errorf("during the overlap, publishing again wrote %+v", *w)
+	}
+
+	// At the old leaf's NotAfter the old CA goes.
+	if recheck, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, oldLeaf.NotAfter); err != nil || !recheck.IsZero() {
+		t.Fatalf("at the old leaf's NotAfter: re-check %s, %v", recheck, err)
+	}
+	onlyBundle(t, c, signer, newCA.Certificate)
+
+	// Rotated back to the old CA once the new CA's only request is
+	// deleted: the new CA leaves at once.
+	if err := c.Delete(ctx, issuedCSR("new", signer)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}, issued, now); err != nil {
+		t.Fatal(err)
+	}
+	onlyBundle(t, c, signer, oldCA.Certificate)
+
+	// PodCertificateRequests of certplane.io/spiffe.
+	pcr := &certv1.PodCertificateRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "svid"},
+		Spec:       certv1.PodCertificateRequestSpec{SignerName: spiffeSigner},
+		Status:     certv1.PodCertificateRequestStatus{CertificateChain: string(pki.EncodeCertificatesPEM(oldLeaf))},
+	}
+	if err := c.Create(ctx, pcr); err != nil {
+		t.Fatal(err)
+	}
+	spiffeIssued := controller.AllIssued(controller.IssuedCSRs(c, spiffeSigner), controller.IssuedPodCertificates(c, spiffeSigner))
+	if _, err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{oldCA.Certificate}, spiffeIssued, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{newCA.Certificate}, spiffeIssued, now); err != nil {
+		t.Fatal(err)
+	}
+	onlyBundle(t, c, spiffeSigner, oldCA.Certificate, newCA.Certificate)
+	if err := c.Delete(ctx, pcr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{newCA.Certificate}, spiffeIssued, now); err != nil {
+		t.Fatal(err)
+	}
+	onlyBundle(t, c, spiffeSigner, newCA.Certificate)
+
+	// No current CA: only the old CAs still needed stay, and with none
+	// the bundles go.
+	if _, err := controller.PublishTrustBundle(ctx, c, signer, nil, issued, now); err != nil {
+		t.Fatal(err)
+	}
+	onlyBundle(t, c, signer, oldCA.Certificate)
+	if _, err := controller.PublishTrustBundle(ctx, c, signer, nil, issued, oldLeaf.NotAfter); err != nil {
+		t.Fatal(err)
+	}
+	if got := bundlesOf(t, c, signer); len(got) != 0 {
+		t.Errorf("bundles left without a CA: %v", slices.Sorted(maps.Keys(got)))
+	}
+
+	// The file publisher reads the CSRs and checks again when the old
+	// CA's last certificate expires, before its next interval.
+	if err := publish(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}); err != nil {
+		t.Fatal(err)
+	}
+	r := &controller.ClusterTrustBundlePublisher{
+		Client: c, CAs: map[string]controller.CASource{signer: staticCA{newCA}}, CSRs: true, Interval: time.Hour,
+		Now: func() time.Time { return oldLeaf.NotAfter.Add(-3 * time.Second) },
+	}
+	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: signer}})
+	if err != nil || res.RequeueAfter != 3*time.Second {
+		t.Errorf("reconcile during the overlap: %+v %v, want a re-check in 3s", res, err)
+	}
+	onlyBundle(t, c, signer, oldCA.Certificate, newCA.Certificate)
+}
+
 // TestPublishTrustBundle: publishing creates the signer's bundle; publishing
 // again writes nothing; a rotated CA is created under its new name and the
 // old bundle deleted; a hand-made bundle of the signer and other signers'
@@ -126,19 +255,19 @@ func TestPublishTrustBundle(t *testing.T) {
 	w := &writeCounter{}
 	c := countingClient(newFakeClient(t, handMade), w)
 
-	if err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{a.Certificate}); err != nil {
+	if err := publish(ctx, c, spiffeSigner, []*x509.Certificate{a.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 	first := onlyBundle(t, c, spiffeSigner, a.Certificate)
 	if w.creates != 1 || w.total() != 1 {
 		t.Errorf("first publish: %+v, want one create", *w)
 	}
-	if err := controller.PublishTrustBundle(ctx, c, "kubernetes.io/kubelet-serving", []*x509.Certificate{a.Certificate}); err != nil {
+	if err := publish(ctx, c, "kubernetes.io/kubelet-serving", []*x509.Certificate{a.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 
 	*w = writeCounter{}
-	if err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{a.Certificate, a.Certificate}); err != nil {
+	if err := publish(ctx, c, spiffeSigner, []*x509.Certificate{a.Certificate, a.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 	if again := onlyBundle(t, c, spiffeSigner, a.Certificate); w.total() != 0 || again.ResourceVersion != first.ResourceVersion {
@@ -146,7 +275,7 @@ func TestPublishTrustBundle(t *testing.T) {
 	}
 
 	*w = writeCounter{}
-	if err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{b.Certificate}); err != nil {
+	if err := publish(ctx, c, spiffeSigner, []*x509.Certificate{b.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 	rotated := onlyBundle(t, c, spiffeSigner, b.Certificate)
@@ -155,7 +284,7 @@ func TestPublishTrustBundle(t *testing.T) {
 	}
 
 	// Both CAs during an overlap: one bundle with both.
-	if err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{b.Certificate, a.Certificate}); err != nil {
+	if err := publish(ctx, c, spiffeSigner, []*x509.Certificate{b.Certificate, a.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 	onlyBundle(t, c, spiffeSigner, a.Certificate, b.Certificate)
@@ -175,7 +304,7 @@ func TestPublishTrustBundle(t *testing.T) {
 	}
 
 	leaf, _ := pkitest.Leaf(t, a, "leaf", []pki.Usage{pki.UsageServerAuth})
-	if err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{leaf}); !errors.Is(err, trustpolicy.ErrNotCA) {
+	if err := publish(ctx, c, spiffeSigner, []*x509.Certificate{leaf}); !errors.Is(err, trustpolicy.ErrNotCA) {
 		t.Errorf("publishing a leaf: %v, want ErrNotCA", err)
 	}
 }
@@ -347,24 +476,24 @@ func TestTrustBundlesOnAPIServer(t *testing.T) {
 		"clusterissuers.cert-manager.io/root",
 	}
 	for _, signer := range signers {
-		if err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{a.Certificate, b.Certificate}); err != nil {
+		if err := publish(ctx, c, signer, []*x509.Certificate{a.Certificate, b.Certificate}); err != nil {
 			t.Fatalf("publishing for %s: %v", signer, err)
 		}
 		onlyBundle(t, c, signer, a.Certificate, b.Certificate)
 	}
 
-	if err := controller.PublishTrustBundle(ctx, counted, spiffeSigner, []*x509.Certificate{a.Certificate}); err != nil {
+	if err := publish(ctx, counted, spiffeSigner, []*x509.Certificate{a.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 	first := onlyBundle(t, c, spiffeSigner, a.Certificate)
 	*w = writeCounter{}
-	if err := controller.PublishTrustBundle(ctx, counted, spiffeSigner, []*x509.Certificate{a.Certificate}); err != nil {
+	if err := publish(ctx, counted, spiffeSigner, []*x509.Certificate{a.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 	if again := onlyBundle(t, c, spiffeSigner, a.Certificate); w.total() != 0 || again.ResourceVersion != first.ResourceVersion {
 		t.Errorf("publishing again: %+v, resourceVersion %s → %s; want no write", *w, first.ResourceVersion, again.ResourceVersion)
 	}
-	if err := controller.PublishTrustBundle(ctx, counted, spiffeSigner, []*x509.Certificate{b.Certificate}); err != nil {
+	if err := publish(ctx, counted, spiffeSigner, []*x509.Certificate{b.Certificate}); err != nil {
 		t.Fatal(err)
 	}
 	if rotated := onlyBundle(t, c, spiffeSigner, b.Certificate); rotated.Name == first.Name {
@@ -387,7 +516,7 @@ func TestTrustBundlesOnAPIServer(t *testing.T) {
 
 	// attest matters: not on a signer the role does not name, and not for a
 	// user who may write bundles but not attest.
-	err = controller.PublishTrustBundle(ctx, c, "example.com/not-certplanes", []*x509.Certificate{a.Certificate})
+	err = publish(ctx, c, "example.com/not-certplanes", []*x509.Certificate{a.Certificate})
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "attest") {
 		t.Errorf("a signer certplane does not run: %v, want Forbidden by the attest check", err)
 	}
@@ -398,7 +527,7 @@ func TestTrustBundlesOnAPIServer(t *testing.T) {
 			Verbs: []string{"get", "list", "watch", "create", "update", "delete"},
 		}},
 	}, "bundle-writer")
-	err = controller.PublishTrustBundle(ctx, as(t, admin, "bundle-writer"), spiffeSigner, []*x509.Certificate{a.Certificate})
+	err = publish(ctx, as(t, admin, "bundle-writer"), spiffeSigner, []*x509.Certificate{a.Certificate})
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `user not permitted to attest for signerName "certplane.io/spiffe"`) {
 		t.Errorf("without attest: %v, want Forbidden by the attest check", err)
 	}

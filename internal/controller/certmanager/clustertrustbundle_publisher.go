@@ -3,6 +3,7 @@ package certmanager
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"time"
 
 	certv1 "k8s.io/api/certificates/v1"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/controller"
 	"github.com/certplane/certplane/internal/issuerpolicy"
 	"github.com/certplane/certplane/internal/trustpolicy"
@@ -23,8 +25,17 @@ import (
 // the signer-linked ClusterTrustBundle of issuers.cert-manager.io/<ns>.<name>,
 // and of every ready ca ClusterIssuer as that of
 // clusterissuers.cert-manager.io/<name>: the root its certificates verify
-// against. An issuer that is deleted, not ready, or of another kind has the
-// bundles certplane published for it removed.
+// against. An issuer that is deleted or of another kind has the bundles
+// certplane published for it removed.
+//
+// When an issuer's CA is rotated (its Secret renewed with a new key, or the
+// issuer pointed at another Secret), the old CA stays in the bundle beside
+// the new one until no unexpired certificate of it is seen, and never past
+// its own NotAfter (see controller.PublishTrustBundle): the certificates
+// are those of the Secrets certplane caches (of Certificates) and the
+// issuer's CertificateSigningRequests and PodCertificateRequests. A ca
+// issuer that is not ready keeps only such old CAs, and has its bundles
+// removed when none is needed.
 //
 // A request names an Issuer (namespace and name) or a ClusterIssuer (name
 // only, no namespace). The issuers are watched, as are the CA Secrets
@@ -40,6 +51,11 @@ type ClusterTrustBundlePublisher struct {
 	// Interval is how often a ca issuer's bundle is checked. If zero,
 	// controller.DefaultTrustBundleInterval.
 	Interval time.Duration
+	// CSRs and PodCertificateRequests say whether the issuers' issued
+	// CertificateSigningRequests and PodCertificateRequests are read, with
+	// the Secrets certplane caches, to find the certificates of an old CA;
+	// set them only where other controllers cache these kinds already.
+	CSRs, PodCertificateRequests bool
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 }
@@ -60,26 +76,67 @@ func (r *ClusterTrustBundlePublisher) Reconcile(ctx context.Context, req ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	caIssuer := iss.Spec != nil && iss.Spec.CA != nil
-	if !caIssuer || !iss.Readiness.Ready || iss.Readiness.CA == nil {
-		if err := controller.RemoveTrustBundles(ctx, r.Client, signer); err != nil {
-			return ctrl.Result{}, err
-		}
-		if caIssuer {
-			// It may become ready without an event of its own: its CA
-			// Secret is not cached, or has not been issued yet.
-			return ctrl.Result{RequeueAfter: r.interval()}, nil
-		}
-		return ctrl.Result{}, nil
+	if iss.Spec == nil || iss.Spec.CA == nil {
+		// Deleted, or not a ca issuer: its bundles go.
+		return ctrl.Result{}, controller.RemoveTrustBundles(ctx, r.Client, signer)
 	}
-	if err := controller.PublishTrustBundle(ctx, r.Client, signer, []*x509.Certificate{trustAnchor(iss.Readiness)}); err != nil {
+	var current []*x509.Certificate
+	if iss.Readiness.Ready && iss.Readiness.CA != nil {
+		current = []*x509.Certificate{trustAnchor(iss.Readiness)}
+	}
+	// A ca issuer that is not ready (its Secret missing or being replaced)
+	// publishes no CA of its own, but keeps the old ones its certificates
+	// still need; with none, its bundles go.
+	recheck, err := controller.PublishTrustBundle(ctx, r.Client, signer, current, r.issued(ref), now)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	after := r.interval()
-	if at := iss.Readiness.RecheckAt; !at.IsZero() && at.Sub(now) < after {
-		after = max(at.Sub(now), time.Second) // the CA expires: remove its bundle then
+	// A ca issuer is checked again every interval: it may become ready
+	// without an event of its own (its CA Secret is not cached, or not yet
+	// issued), and an old CA's last certificates may be renewed or go.
+	// Also when the CA expires, to remove its bundle then, and when an old
+	// CA's retention ends.
+	return ctrl.Result{RequeueAfter: controller.RecheckAfter(r.interval(), now, iss.Readiness.RecheckAt, recheck)}, nil
+}
+
+// issued lists the certificates certplane can see that the issuer ref may
+// have issued, for an old CA of its bundle: the cached Secrets of
+// Certificates (labelled controller.cert-manager.io/fao, in the Issuer's
+// namespace, or anywhere for a ClusterIssuer) and, when set, the issued
+// CertificateSigningRequests and PodCertificateRequests of its signer
+// name. Which of them an old CA issued is decided by trustpolicy.Retain.
+func (r *ClusterTrustBundlePublisher) issued(ref issuerpolicy.SignerRef) controller.IssuedLister {
+	signer := ref.SignerName()
+	listers := []controller.IssuedLister{func(ctx context.Context) ([]trustpolicy.Issued, error) {
+		opts := []client.ListOption{client.MatchingLabels{certpolicy.LabelCached: "true"}, client.UnsafeDisableDeepCopy}
+		if !ref.Cluster {
+			opts = append(opts, client.InNamespace(ref.Namespace))
+		}
+		var list corev1.SecretList
+		if err := r.Client.List(ctx, &list, opts...); err != nil {
+			return nil, fmt.Errorf("listing Secrets: %w", err)
+		}
+		var out []trustpolicy.Issued
+		for i := range list.Items {
+			s := &list.Items[i]
+			is, ok := controller.ParseIssued(s.Data[corev1.TLSCertKey])
+			if !ok {
+				continue
+			}
+			if ca, ok := controller.ParseIssued(s.Data["ca.crt"]); ok {
+				is.Chain = append(append(is.Chain, ca.Certificate), ca.Chain...)
+			}
+			out = append(out, is)
+		}
+		return out, nil
+	}}
+	if r.CSRs {
+		listers = append(listers, controller.IssuedCSRs(r.Client, signer))
 	}
-	return ctrl.Result{RequeueAfter: after}, nil
+	if r.PodCertificateRequests {
+		listers = append(listers, controller.IssuedPodCertificates(r.Client, signer))
+	}
+	return controller.AllIssued(listers...)
 }
 
 // trustAnchor is the certificate a ready ca issuer's certificates verify

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/trustpolicy"
 	"github.com/certplane/certplane/pkg/pki"
 	"github.com/certplane/certplane/pkg/pki/pkitest"
@@ -104,15 +105,15 @@ func managedBundles(t *testing.T, c client.Reader, signer string) map[string]str
 	return out
 }
 
-func wantBundle(t *testing.T, c client.Reader, signer string, anchor *x509.Certificate) {
+func wantBundle(t *testing.T, c client.Reader, signer string, anchors ...*x509.Certificate) {
 	t.Helper()
-	want, err := trustpolicy.Bundle(signer, []*x509.Certificate{anchor})
+	want, err := trustpolicy.Bundle(signer, anchors)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := managedBundles(t, c, signer)
 	if len(got) != 1 || got[want.Name] != want.Spec.TrustBundle {
-		t.Errorf("bundles of %s: %v, want only %s holding %s", signer, slices.Sorted(maps.Keys(got)), want.Name, anchor.Subject)
+		t.Errorf("bundles of %s: %v, want only %s holding %d CAs", signer, slices.Sorted(maps.Keys(got)), want.Name, len(anchors))
 	}
 }
 
@@ -250,4 +251,96 @@ func TestIssuersOfSecret(t *testing.T) {
 			t.Errorf("Secret %s/shared: %v, want %v", tt.namespace, got, tt.want)
 		}
 	}
+}
+
+// leafSecret is a Certificate's Secret as certplane writes and caches it:
+// tls.crt the leaf and chain, ca.crt the root.
+func leafSecret(namespace, name string, root *x509.Certificate, chain ...*x509.Certificate) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{certpolicy.LabelCached: "true"}},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: pki.EncodeCertificatesPEM(chain...), "ca.crt": pki.EncodeCertificatesPEM(root)},
+	}
+}
+
+// TestClusterTrustBundlePublisherRotation: when a ca issuer's CA is
+// replaced by one with a new key, its old root stays in the bundle beside
+// the new one while a cached Secret holds an unexpired certificate of it
+// (here through the old intermediate), in the Issuer's namespace; also
+// while the issuer is not ready; the old root leaves when that Secret goes.
+// A ClusterIssuer's old CA counts Secrets of every namespace.
+func TestClusterTrustBundlePublisherRotation(t *testing.T) {
+	ctx := context.Background()
+	const signer = "issuers.cert-manager.io/team-a.ca"
+	oldRoot := pkitest.CA(t, "root")
+	oldInter := intermediate(t, oldRoot, "team-a intermediate")
+	leaf, _ := pkitest.Leaf(t, oldInter, "web", []pki.Usage{pki.UsageServerAuth})
+	r, c := newPublisher(t,
+		caIssuer("team-a", "ca", "team-a-ca"), caSecret(t, "team-a", "team-a-ca", oldInter, oldRoot.Certificate),
+		leafSecret("team-a", "web-tls", oldRoot.Certificate, leaf, oldInter.Certificate),
+	)
+	reconcile := func(req ctrl.Request) ctrl.Result {
+		t.Helper()
+		res, err := r.Reconcile(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	reconcile(issuerReq("team-a", "ca"))
+	wantBundle(t, c, signer, oldRoot.Certificate)
+
+	// Renewed with a new key (cert-manager's rotationPolicy Always): same
+	// subject, new root.
+	newRoot := pkitest.CA(t, "root")
+	if err := c.Update(ctx, caSecret(t, "team-a", "team-a-ca", newRoot, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if res := reconcile(issuerReq("team-a", "ca")); res.RequeueAfter <= 0 || res.RequeueAfter > r.Interval {
+		t.Errorf("requeue after %s during the overlap, want a re-check within %s", res.RequeueAfter, r.Interval)
+	}
+	wantBundle(t, c, signer, oldRoot.Certificate, newRoot.Certificate)
+
+	// The CA Secret gone for a while: the issuer is not ready, the old
+	// root its certificate needs stays; the new one has none seen.
+	if err := c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "team-a-ca"}}); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(issuerReq("team-a", "ca"))
+	wantBundle(t, c, signer, oldRoot.Certificate)
+	if err := c.Create(ctx, caSecret(t, "team-a", "team-a-ca", newRoot, nil)); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(issuerReq("team-a", "ca"))
+	wantBundle(t, c, signer, oldRoot.Certificate, newRoot.Certificate)
+
+	// The certificate moved to another namespace does not count for an
+	// Issuer; gone, the old root leaves.
+	if err := c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web-tls"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, leafSecret("team-b", "web-tls", oldRoot.Certificate, leaf, oldInter.Certificate)); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(issuerReq("team-a", "ca"))
+	wantBundle(t, c, signer, newRoot.Certificate)
+
+	// A ClusterIssuer's certificates are in any namespace.
+	const clusterSigner = "clusterissuers.cert-manager.io/root"
+	if err := c.Create(ctx, &cmv1.ClusterIssuer{
+		ObjectMeta: metav1.ObjectMeta{Name: "root"},
+		Spec:       cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{CA: &cmv1.CAIssuer{SecretName: "cluster-ca"}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, caSecret(t, clusterResourceNamespace, "cluster-ca", oldInter, oldRoot.Certificate)); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(issuerReq("", "root"))
+	wantBundle(t, c, clusterSigner, oldRoot.Certificate)
+	if err := c.Update(ctx, caSecret(t, clusterResourceNamespace, "cluster-ca", newRoot, nil)); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(issuerReq("", "root"))
+	wantBundle(t, c, clusterSigner, oldRoot.Certificate, newRoot.Certificate)
 }
