@@ -138,6 +138,8 @@ func apiError(kind, ns, name string, err error) error {
 			return &messageError{msg: fmt.Sprintf("%s %s not found in namespace %s", kind, name, ns), err: err}
 		}
 		return &messageError{msg: fmt.Sprintf("%s %s not found", kind, name), err: err}
+	case apierrors.IsAlreadyExists(err):
+		return &messageError{msg: fmt.Sprintf("%s %s already exists in namespace %s", kind, name, ns), err: err}
 	case notServed(err):
 		return &messageError{msg: fmt.Sprintf("the cluster does not serve %s (cert-manager.io/v1): install the CRDs (certplane up serves them; kubectl apply -k config/default)", kind), err: err}
 	case apierrors.IsForbidden(err):

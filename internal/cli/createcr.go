@@ -105,7 +105,6 @@ it fails at once when the request is denied or fails.`,
 			if err := files.WriteAll(files.File{Path: keyOut, Data: keyPEM, Mode: files.Secret}); err != nil {
 				return err
 			}
-			fmt.Fprintf(o.ErrOut, "Private key written to file %s\n", keyOut)
 			ctx := cmd.Context()
 			if err := k.cm.Create(ctx, cr); err != nil {
 				if apierrors.IsAlreadyExists(err) || apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) || notServed(err) {
@@ -114,6 +113,7 @@ it fails at once when the request is denied or fails.`,
 				}
 				return fmt.Errorf("creating CertificateRequest %s/%s: %w (the key is kept in %s in case it was created)", ns, name, err, keyOut)
 			}
+			fmt.Fprintf(o.ErrOut, "Private key written to file %s\n", keyOut)
 			fmt.Fprintf(o.ErrOut, "CertificateRequest %s has been created in namespace %s\n", name, ns)
 			if !fetch {
 				return nil

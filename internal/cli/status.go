@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -100,6 +101,11 @@ func runStatus(ctx context.Context, o Options, f *statusFlags) error {
 	}
 	if f.chunkSize <= 0 {
 		return fmt.Errorf("--chunk-size %d: want a positive number", f.chunkSize)
+	}
+	if f.dir != "" {
+		if st, err := os.Stat(f.dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--dir %s: no such directory", f.dir)
+		}
 	}
 	var sel labels.Selector
 	if f.selector != "" {

@@ -376,6 +376,8 @@ func TestNeedsAttention(t *testing.T) {
 		{"renewal after expiry", Row{NotAfter: at(time.Hour), RenewalTime: at(2 * time.Hour)}, DefaultWarn, true},
 		{"overdue but outside warn", Row{NotAfter: at(40 * day), RenewalTime: at(-day)}, DefaultWarn, false},
 		{"superseded and expired", Row{NotAfter: at(-day), State: StateSuperseded}, DefaultWarn, false},
+		{"a missing PKI file", Row{Kind: KindPKI, State: StateMissing}, DefaultWarn, true},
+		{"a missing Ingress Secret", Row{Kind: KindSecret, State: StateMissing}, DefaultWarn, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

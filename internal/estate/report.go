@@ -74,8 +74,12 @@ func Sort(rows []Row) {
 // (nothing renews it by itself), its renewal time is past by more than
 // RenewalGrace (renewal is stuck), or falls after its expiry. A
 // PodCertificateRequest superseded by a newer one is no longer in use and
-// never needs attention.
+// never needs attention; a missing file of the cluster PKI always does, as
+// pki check-expiration says.
 func NeedsAttention(r *Row, now time.Time, warn time.Duration) bool {
+	if r.Kind == KindPKI && r.State == StateMissing {
+		return true
+	}
 	if r.NotAfter == nil || r.State == StateSuperseded {
 		return false
 	}
