@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,16 @@ spec:
 	must(t, dir, "", "csr", "create", "jane", "--genkey", "jane.json", "--signer", "kubernetes.io/kube-apiserver-client", "--usages", "digital signature,client auth", "--expiration", "48h", "--kubeconfig", admin)
 	must(t, dir, "", "csr", "approve", "jane", "--kubeconfig", admin)
 	must(t, dir, "", "csr", "wait", "jane", "--timeout", "60s", "--kubeconfig", admin)
+	// Two pod certificates for one pod: the second supersedes the first.
+	mustKubectl(t, admin, "create", "namespace", "shop")
+	for _, name := range []string{"svid-1", "svid-2"} {
+		r := newPodCertRequest(t, name, "shop", "certplane.io/spiffe")
+		r.podUID = "uid-pod-web-0"
+		r.create(t, admin)
+		if got := waitPCRCondition(t, admin, "shop", name); !strings.HasPrefix(got, "Issued ") {
+			t.Fatalf("PodCertificateRequest %s: %q", name, got)
+		}
+	}
 
 	status := func(t *testing.T, args ...string) (result, *statusReport) {
 		t.Helper()
@@ -177,6 +188,13 @@ spec:
 		}
 		if csr := rep.row(t, "CertificateSigningRequest", "", "jane"); csr.State != "Issued" || !csr.Attention || csr.Owner != "kubernetes-admin" || csr.IssuerRef != "kubernetes.io/kube-apiserver-client" || csr.Subject != "CN=jane" {
 			t.Errorf("CSR: %+v", csr)
+		}
+		svid := rep.row(t, "PodCertificateRequest", "shop", "svid-2")
+		if svid.State != "Issued" || svid.Owner != "Pod/web-0" || svid.IssuerRef != "certplane.io/spiffe" || svid.RenewalTime == nil || svid.NotAfter == nil || svid.Attention {
+			t.Errorf("pod certificate in use (1h, refreshed by the kubelet, so no attention): %+v", svid)
+		}
+		if old := rep.row(t, "PodCertificateRequest", "shop", "svid-1"); old.State != "Superseded" || old.Attention {
+			t.Errorf("pod certificate superseded by a newer one: %+v", old)
 		}
 		for _, name := range []string{"root-secret", "web-tls"} {
 			if rep.has("Secret", "sandbox", name) {
@@ -249,7 +267,8 @@ spec:
 		for _, it := range rep.Items {
 			got = append(got, it.Kind+":"+it.Name)
 		}
-		if strings.Join(got, " ") != "Secret:old-tls Certificate:web CertificateSigningRequest:jane" {
+		slices.Sort(got)
+		if strings.Join(got, " ") != "Certificate:web CertificateSigningRequest:jane PodCertificateRequest:svid-1 PodCertificateRequest:svid-2 Secret:old-tls" {
 			t.Errorf("--expiring-within 239h: %v", got)
 		}
 		_, rep = status(t, "--expiring-within", "241h", "-n", "legacy")
