@@ -97,6 +97,8 @@ func shortDuration(d time.Duration) string {
 		return two(int64(d/day), int64(d%day/time.Hour), "d", "h")
 	case d >= time.Hour:
 		return two(int64(d/time.Hour), int64(d%time.Hour/time.Minute), "h", "m")
+	case d >= time.Minute:
+		return two(int64(d/time.Minute), int64(d%time.Minute/time.Second), "m", "s")
 	}
-	return two(int64(d/time.Minute), int64(d%time.Minute/time.Second), "m", "s")
+	return fmt.Sprintf("%ds", int64(d/time.Second))
 }

@@ -369,7 +369,9 @@ func (g *graph) layout() {
 		x2, y2 := b.X, b.Y+b.H/2
 		dx := max((x2-x1)/2, 40)
 		e.Path = fmt.Sprintf("M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f", x1, y1, x1+dx, y1, x2-dx, y2, x2, y2)
-		e.LX, e.LY = (x1+x2)/2, (y1+y2)/2-4
+		// The label sits by the arrow's head, where edges fanning out of
+		// one node have parted.
+		e.LX, e.LY = x2-34, y2-6
 	}
 	g.Width = graphMargin*2 + max(layers-1, 0)*graphColW + graphNodeW
 	g.Height = int(maxY) + graphMargin

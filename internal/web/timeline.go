@@ -12,7 +12,7 @@ const (
 	timelineWidth  = 1200
 	timelineLabelW = 300 // the names, left of the bars
 	timelineRight  = 20
-	timelineTop    = 36 // the axis labels, above the first bar
+	timelineTop    = 44 // the axis labels and "now", above the first bar
 	timelineRowH   = 22
 	timelineBarH   = 12
 	// timelineReach bounds the axis: certificates that started long ago

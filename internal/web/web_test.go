@@ -213,7 +213,7 @@ func testServer(t *testing.T, auth Auth) (*Server, []byte) {
 	}
 	objs := []client.Object{
 		&cmv1.Certificate{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "web", Labels: map[string]string{"app": "web"}},
-			Spec: cmv1.CertificateSpec{SecretName: "web-tls", DNSNames: []string{"web.a.svc"}, IssuerRef: cmv1.ObjectReference{Name: "ca"}},
+			Spec:   cmv1.CertificateSpec{SecretName: "web-tls", DNSNames: []string{"web.a.svc"}, IssuerRef: cmv1.ObjectReference{Name: "ca"}},
 			Status: cmv1.CertificateStatus{Conditions: []cmv1.CertificateCondition{{Type: "Ready", Status: cmv1.ConditionTrue, Reason: "Ready"}}}},
 		&cmv1.Certificate{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "db", Labels: map[string]string{"app": "db"}},
 			Spec: cmv1.CertificateSpec{SecretName: "db-tls", DNSNames: []string{"db.b.svc"}, IssuerRef: cmv1.ObjectReference{Name: "ca"}}},
@@ -406,5 +406,17 @@ func TestAPIServerAuth(t *testing.T) {
 	_, _ = a.Authenticate(ctx, "good")
 	if reviews != 3 {
 		t.Error("an expired answer was used")
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	day := 24 * time.Hour
+	for d, want := range map[time.Duration]string{
+		30 * day: "30d", 30*day - time.Hour: "29d 23h", 5 * time.Hour: "5h", 90 * time.Minute: "1h 30m",
+		65 * time.Second: "1m 5s", 2 * time.Second: "2s", 0: "0s",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
