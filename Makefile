@@ -20,7 +20,7 @@ BENCHCOUNT ?= 1
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/certplane ./cmd/certplane
 
-## tools: the pinned kube-apiserver, kubectl, etcd, controller-gen and golangci-lint in bin/ (only what is missing)
+## tools: the pinned kube-apiserver, kubectl, etcd, controller-gen and golangci-lint in bin/, and Debian's chromium for the web view's tests (only what is missing)
 tools:
 	hack/tools.sh
 

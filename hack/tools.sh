@@ -59,14 +59,28 @@ build_golangci_lint() {
 	stamp golangci-lint "$GOLANGCI_LINT_VERSION"
 }
 
+# chromium is Debian's package, for the web view's tests in a real browser:
+# installed with apt-get when running as root, else named in one line.
+install_chromium() {
+	command -v chromium >/dev/null 2>&1 && return
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		echo "hack/tools.sh: the web view's tests need Chromium: install the Debian package chromium (sudo apt-get update && sudo apt-get install -y chromium)" >&2
+		return
+	fi
+	echo "installing chromium (apt-get)"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kube-controller-manager kubectl controller-gen golangci-lint)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kube-controller-manager kubectl controller-gen golangci-lint chromium)
 for t in "${tools[@]}"; do
 	case "$t" in
 	kube-apiserver | kube-controller-manager | kubectl) build_kube "$t" ;;
 	etcd) build_etcd ;;
 	controller-gen) build_controller_gen ;;
 	golangci-lint) build_golangci_lint ;;
+	chromium) install_chromium ;;
 	*) echo "hack/tools.sh: unknown tool $t" >&2; exit 2 ;;
 	esac
 done
