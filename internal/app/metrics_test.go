@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"regexp"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -12,6 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	certcontroller "github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certmanager"
 )
 
 // addRecorder is a manager that only records what is added to it.
@@ -66,5 +73,69 @@ func TestSyncCounts(t *testing.T) {
 	}
 	if got := counterValue(t, syncErrors.WithLabelValues("sync-count-test")); got != 2 {
 		t.Errorf("certmanager_controller_sync_error_count = %v, want 2 (the conflict is not an error)", got)
+	}
+}
+
+// TestDashboardUsesExportedMetrics reads the Grafana dashboard config/
+// ships and checks that every metric its queries name is one certplane
+// exports.
+func TestDashboardUsesExportedMetrics(t *testing.T) {
+	collectors := append(append(append(append(certcontroller.Metrics(), certmanager.Metrics()...), certcontroller.PodCertificateMetrics()...),
+		certcontroller.IssuanceMetrics()...), controllerMetrics()...)
+	collectors = append(collectors, &certmanager.CertificateCollector{})
+	exported := map[string]bool{}
+	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for _, c := range collectors {
+		descs := make(chan *prometheus.Desc, 100)
+		c.Describe(descs)
+		close(descs)
+		for d := range descs {
+			if m := fqName.FindStringSubmatch(d.String()); m != nil {
+				for _, suffix := range []string{"", "_bucket", "_count", "_sum"} {
+					exported[m[1]+suffix] = true
+				}
+			}
+		}
+	}
+	data, err := os.ReadFile("../../config/grafana/certplane-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			ID      int    `json:"id"`
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	metric := regexp.MustCompile(`\b(?:certmanager|certplane)_[a-z0-9_]+`)
+	ids := map[int]bool{}
+	used := map[string]bool{}
+	for _, p := range dash.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d twice", p.ID)
+		}
+		ids[p.ID] = true
+		for _, target := range p.Targets {
+			for _, name := range metric.FindAllString(target.Expr, -1) {
+				used[name] = true
+				if !exported[name] {
+					t.Errorf("panel %q queries %s, which certplane does not export", p.Title, name)
+				}
+			}
+		}
+	}
+	for _, name := range []string{"certmanager_controller_sync_call_count", "certmanager_controller_sync_error_count", "certmanager_clock_time_seconds_gauge",
+		"certmanager_certificate_expiration_timestamp_seconds", "certmanager_certificate_ready_status", "certplane_issuance_duration_seconds_bucket"} {
+		if !used[name] {
+			t.Errorf("the dashboard does not use %s", name)
+		}
 	}
 }
