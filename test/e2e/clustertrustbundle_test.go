@@ -110,8 +110,9 @@ func requireTrustBundlePublishers(t *testing.T) {
 // ClusterIssuer (the root of its Secret, against which its certificates
 // verify) and no selfSigned issuer. The controller identity may attest for
 // exactly these signers. A rotated issuer CA or SPIFFE CA file replaces the
-// bundle under a new name; a deleted bundle is put back; a deleted Issuer's
-// bundle goes.
+// bundle under a new name (for an issuer, with the old CA beside it until
+// its certificate is renewed); a deleted bundle is put back; a deleted
+// Issuer's bundle goes.
 func TestClusterTrustBundles(t *testing.T) {
 	requireTrustBundlePublishers(t)
 	data := t.TempDir()
@@ -247,8 +248,9 @@ spec: {secretName: web-tls, dnsNames: [web.team.svc], privateKey: {algorithm: EC
 			t.Errorf("a selfSigned ClusterIssuer has bundles: %+v", got)
 		}
 
-		// The Issuer's CA rotated: the new CA under a new name, the old
-		// bundle gone.
+		// The Issuer pointed at another CA: both CAs under a new name while
+		// web's certificate of the old one is valid; once web is renewed
+		// by the new CA, the new CA alone, the earlier bundles gone.
 		writeFile(t, filepath.Join(dir, "rotate.yaml"), `apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: team-ca-2, namespace: team}
@@ -257,12 +259,20 @@ spec: {isCA: true, commonName: team-ca-2, secretName: team-ca-2, privateKey: {al
 		mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "rotate.yaml"))
 		mustKubectl(t, admin, "wait", "--for=condition=Ready", "--timeout=90s", "-n", "team", "certificate/team-ca-2")
 		mustKubectl(t, admin, "patch", "issuer", "ca", "-n", "team", "--type=merge", "-p", `{"spec":{"ca":{"secretName":"team-ca-2"}}}`)
-		rotated := waitBundle(t, admin, "issuers.cert-manager.io/team.ca", secretData(t, admin, "team", "team-ca-2", "ca.crt"), 60*time.Second, teamBundle)
-		if rotated.Metadata.Name == first.Metadata.Name {
-			t.Errorf("the rotated CA kept the bundle name %s", first.Metadata.Name)
+		oldCA, newCA := secretData(t, admin, "team", "team-ca", "ca.crt"), secretData(t, admin, "team", "team-ca-2", "ca.crt")
+		overlap := waitBundle(t, admin, "issuers.cert-manager.io/team.ca", append(slices.Clone(oldCA), newCA...), 60*time.Second, teamBundle)
+		if out := openssl(t, dir, "verify", "-CAfile", teamBundle, "web.crt"); !strings.Contains(out, "web.crt: OK") {
+			t.Errorf("the old CA's certificate against the overlap bundle: %s", out)
 		}
-		if r := kubectl(t, admin, "get", "clustertrustbundle", first.Metadata.Name); r.code == 0 {
-			t.Errorf("the old bundle %s is still there", first.Metadata.Name)
+		renewAndWait(t, admin, "team", "web", "web-tls")
+		rotated := waitBundle(t, admin, "issuers.cert-manager.io/team.ca", newCA, 90*time.Second, teamBundle)
+		for _, old := range []clusterTrustBundle{first, overlap} {
+			if rotated.Metadata.Name == old.Metadata.Name {
+				t.Errorf("the rotated CA kept the bundle name %s", old.Metadata.Name)
+			}
+			if r := kubectl(t, admin, "get", "clustertrustbundle", old.Metadata.Name); r.code == 0 {
+				t.Errorf("the old bundle %s is still there", old.Metadata.Name)
+			}
 		}
 
 		// A bundle deleted by hand is put back; a deleted Issuer's goes.
@@ -298,4 +308,162 @@ spec: {isCA: true, commonName: team-ca-2, secretName: team-ca-2, privateKey: {al
 		// The publisher checks every 30 seconds.
 		waitBundle(t, admin, "certplane.io/spiffe", certPEM, 90*time.Second, filepath.Join(dir, "spiffe-rotated.pem"))
 	})
+}
+
+// renewAndWait marks the Certificate ns/name for renewal with `certplane
+// renew` (as cmctl renew) and waits until its Secret holds a new
+// certificate.
+func renewAndWait(t *testing.T, kubeconfig, ns, name, secret string) {
+	t.Helper()
+	before := secretData(t, kubeconfig, ns, secret, "tls.crt")
+	must(t, "", "", "renew", "--kubeconfig", kubeconfig, "-n", ns, name)
+	waitFor(t, 90*time.Second, "Secret "+ns+"/"+secret+" renewed", func() bool {
+		return !bytes.Equal(secretData(t, kubeconfig, ns, secret, "tls.crt"), before)
+	})
+}
+
+// logTrustBundleLines logs, when the test failed, what the controllers
+// logged about ClusterTrustBundles.
+func logTrustBundleLines(t *testing.T, data string) {
+	if !t.Failed() {
+		return
+	}
+	logs, err := os.ReadFile(filepath.Join(data, "logs", "controllers.log"))
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	for line := range strings.Lines(string(logs)) {
+		if strings.Contains(line, "clustertrustbundle") || strings.Contains(line, "ClusterTrustBundle") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+}
+
+// holds reports whether the PEM bundle holds the certificate of certPEM.
+func holds(bundlePEM, certPEM []byte) bool {
+	bundle, err1 := pki.ParseCertificatesPEM(bundlePEM)
+	cert, err2 := pki.ParseCertificatesPEM(certPEM)
+	if err1 != nil || err2 != nil || len(cert) == 0 {
+		return false
+	}
+	return slices.ContainsFunc(bundle, func(c *x509.Certificate) bool { return bytes.Equal(c.Raw, cert[0].Raw) })
+}
+
+// TestClusterTrustBundleRotation: a CA Issuer's CA is rotated in place (its
+// CA Certificate, rotationPolicy Always, renewed as cmctl renew does: the
+// same Secret, a new key pair). The signer's bundle then holds both CAs,
+// and at no moment lacks the old one; the certificate the old CA issued
+// still verifies against the bundle with openssl. Once no unexpired
+// certificate of the old CA is left (the leaf renewed by the new CA), the
+// old CA leaves the bundle: the new leaf verifies, the old one no longer.
+func TestClusterTrustBundleRotation(t *testing.T) {
+	requireTrustBundlePublishers(t)
+	data := t.TempDir()
+	startUp(t, data, freePort(t))
+	admin := filepath.Join(data, "admin.conf")
+	dir := t.TempDir()
+	const signer = "issuers.cert-manager.io/rot.ca"
+	t.Cleanup(func() { logTrustBundleLines(t, data) })
+	bundleFile := filepath.Join(dir, "bundle.pem")
+
+	writeFile(t, filepath.Join(dir, "issuers.yaml"), `apiVersion: v1
+kind: Namespace
+metadata: {name: rot}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned, namespace: rot}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: rot-ca, namespace: rot}
+spec: {isCA: true, commonName: rot-ca, secretName: rot-ca, privateKey: {algorithm: ECDSA, rotationPolicy: Always}, issuerRef: {name: selfsigned}}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: ca, namespace: rot}
+spec: {ca: {secretName: rot-ca}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: web, namespace: rot}
+spec: {secretName: web-tls, dnsNames: [web.rot.svc], privateKey: {algorithm: ECDSA, rotationPolicy: Always}, issuerRef: {name: ca}}
+`)
+	mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "issuers.yaml"))
+	mustKubectl(t, admin, "wait", "--for=condition=Ready", "--timeout=90s", "-n", "rot", "issuer/ca", "certificate/web")
+
+	oldCA := secretData(t, admin, "rot", "rot-ca", "ca.crt")
+	first := waitBundle(t, admin, signer, oldCA, 60*time.Second, bundleFile)
+	writeFile(t, filepath.Join(dir, "web-old.crt"), string(secretData(t, admin, "rot", "web-tls", "tls.crt")))
+	if out := openssl(t, dir, "verify", "-CAfile", bundleFile, "web-old.crt"); !strings.Contains(out, "web-old.crt: OK") {
+		t.Fatalf("the leaf against the first bundle: %s", out)
+	}
+
+	// Rotate the CA: same Secret, new key pair.
+	must(t, "", "", "renew", "--kubeconfig", admin, "-n", "rot", "rot-ca")
+	var newCA []byte
+	waitFor(t, 90*time.Second, "the CA Secret to hold a new CA", func() bool {
+		newCA = secretData(t, admin, "rot", "rot-ca", "ca.crt")
+		return !sameCertificates(newCA, oldCA)
+	})
+	oldCert, err := pki.ParseCertificatesPEM(oldCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCert, err := pki.ParseCertificatesPEM(newCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(oldCert[0].RawSubjectPublicKeyInfo, newCert[0].RawSubjectPublicKeyInfo) {
+		t.Fatal("the renewed CA kept its key; rotationPolicy Always should give a new one")
+	}
+	// Until the overlap bundle is there, the old CA is never missing. The
+	// CA Secret is read again each time, in case the CA was issued again.
+	var overlap clusterTrustBundle
+	waitFor(t, 60*time.Second, "the bundle of both CAs", func() bool {
+		got := managedBundles(t, admin, signer)
+		if !slices.ContainsFunc(got, func(b clusterTrustBundle) bool { return holds([]byte(b.Spec.TrustBundle), oldCA) }) {
+			t.Fatalf("during the rotation no bundle of %s holds the old CA: %d bundles", signer, len(got))
+		}
+		if ca := secretData(t, admin, "rot", "rot-ca", "ca.crt"); !sameCertificates(ca, newCA) {
+			t.Logf("the CA was issued once more")
+			newCA = ca
+		}
+		if len(got) == 1 && sameCertificates([]byte(got[0].Spec.TrustBundle), append(slices.Clone(oldCA), newCA...)) {
+			overlap = got[0]
+			return true
+		}
+		return false
+	})
+	if overlap.Metadata.Name == first.Metadata.Name {
+		t.Errorf("the overlap bundle kept the name %s", first.Metadata.Name)
+	}
+	writeFile(t, bundleFile, overlap.Spec.TrustBundle)
+	if out := openssl(t, dir, "verify", "-CAfile", bundleFile, "web-old.crt"); !strings.Contains(out, "web-old.crt: OK") {
+		t.Errorf("the old CA's leaf against the overlap bundle: %s", out)
+	}
+	// The bundle stays as it is while the old leaf is valid: the publisher
+	// checks every 30 s, and the Issuer's readiness changes nothing.
+	mustKubectl(t, admin, "wait", "--for=condition=Ready", "--timeout=90s", "-n", "rot", "issuer/ca")
+	if got := managedBundles(t, admin, signer); len(got) != 1 || got[0].Metadata.Name != overlap.Metadata.Name {
+		t.Errorf("after the Issuer is ready again: %d bundles, want %s", len(got), overlap.Metadata.Name)
+	}
+
+	// The old CA's last certificate renewed by the new CA: the old CA goes.
+	renewAndWait(t, admin, "rot", "web", "web-tls")
+	writeFile(t, filepath.Join(dir, "web-new.crt"), string(secretData(t, admin, "rot", "web-tls", "tls.crt")))
+	waitBundle(t, admin, signer, secretData(t, admin, "rot", "rot-ca", "ca.crt"), 90*time.Second, bundleFile)
+	if out := openssl(t, dir, "verify", "-CAfile", bundleFile, "web-new.crt"); !strings.Contains(out, "web-new.crt: OK") {
+		t.Errorf("the new leaf against the new bundle: %s", out)
+	}
+	if r := runIn(t, dir, "", "openssl", "verify", "-CAfile", bundleFile, "web-old.crt"); r.code == 0 {
+		t.Errorf("the old CA's leaf still verifies against the bundle without the old CA: %s", r.stdout)
+	}
+	for _, old := range []clusterTrustBundle{first, overlap} {
+		if r := kubectl(t, admin, "get", "clustertrustbundle", old.Metadata.Name); r.code == 0 {
+			t.Errorf("the bundle %s is still there", old.Metadata.Name)
+		}
+	}
 }
