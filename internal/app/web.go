@@ -21,6 +21,10 @@ type WebOptions struct {
 	Anonymous bool
 	// TLSCertFile and TLSKeyFile, if set, serve HTTPS.
 	TLSCertFile, TLSKeyFile string
+	// Listener, if set, is where the view is served, already listening on
+	// Address (up listens first, to serve none when its default port is
+	// taken).
+	Listener net.Listener
 }
 
 // setupWeb adds the web view to mgr when o.Web.Address is set. It listens
@@ -33,9 +37,12 @@ func setupWeb(mgr ctrl.Manager, o Options) error {
 	if !o.Web.Anonymous {
 		auth = &web.APIServerAuth{Client: mgr.GetClient()}
 	}
-	ln, err := net.Listen("tcp", o.Web.Address)
-	if err != nil {
-		return fmt.Errorf("--web-address: %w", err)
+	ln := o.Web.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.Web.Address); err != nil {
+			return fmt.Errorf("--web-address: %w", err)
+		}
 	}
 	ns := o.ClusterResourceNamespace
 	if ns == "" {

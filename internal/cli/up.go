@@ -125,22 +125,24 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 // defaultUpWebAddress is where `up` serves the web view unless told.
 const defaultUpWebAddress = "127.0.0.1:6480"
 
-// upWeb settles the web view of `up`: without login on loopback, behind
-// the apiserver's authentication elsewhere; none when the default address
-// is in use (another up runs). It returns the line that says where it is.
-func upWeb(out io.Writer, w *app.WebOptions) string {
+// upWeb settles the web view of `up` and listens for it: without login on
+// loopback, behind the apiserver's authentication elsewhere; none when the
+// default address is in use (another up runs). It returns the line that
+// says where it is.
+func upWeb(out io.Writer, w *app.WebOptions) (string, error) {
 	if w.Address == "" {
-		return ""
+		return "", nil
 	}
-	if w.Address == defaultUpWebAddress {
-		ln, err := net.Listen("tcp", w.Address)
-		if err != nil {
-			fmt.Fprintf(out, "web view: none, %s is in use (give --web-address)\n", w.Address)
-			w.Address = ""
-			return ""
-		}
-		_ = ln.Close()
+	ln, err := net.Listen("tcp", w.Address)
+	switch {
+	case err != nil && w.Address == defaultUpWebAddress:
+		fmt.Fprintf(out, "web view: none, %s is in use (give --web-address)\n", w.Address)
+		w.Address = ""
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("--web-address: %w", err)
 	}
+	w.Listener = ln
 	w.Anonymous = app.IsLoopback(w.Address)
 	scheme, login := "http", "no login: it listens on loopback only"
 	if w.TLSCertFile != "" {
@@ -149,7 +151,7 @@ func upWeb(out io.Writer, w *app.WebOptions) string {
 	if !w.Anonymous {
 		login = "log in with a bearer token, such as kubectl create token NAME"
 	}
-	return fmt.Sprintf("web view: %s://%s/ (%s)", scheme, w.Address, login)
+	return fmt.Sprintf("web view: %s://%s/ (%s)", scheme, w.Address, login), nil
 }
 
 // managerRun is a running controller manager; done is closed when it has
@@ -220,7 +222,10 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		return nil, err
 	}
 	opts := cf.options()
-	web := upWeb(o.Out, &opts.Web)
+	web, err := upWeb(o.Out, &opts.Web)
+	if err != nil {
+		return nil, err
+	}
 	if opts.SPIFFE.CertFile == "" && opts.SPIFFE.KeyFile == "" {
 		if opts.SPIFFE.CertFile, opts.SPIFFE.KeyFile, err = cp.SPIFFECA(); err != nil {
 			return nil, fmt.Errorf("the certplane.io/spiffe CA: %w", err)

@@ -335,6 +335,14 @@ spec:
 	if problems := b.consoleErrors(); len(problems) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(problems, "\n"))
 	}
+
+	t.Run("an address in use is refused", func(t *testing.T) {
+		r := cp(t, "", "", "up", "--data-dir", t.TempDir(), "--port", strconv.Itoa(freePort(t)), "--key-algorithm", "ecdsa-p256",
+			"--bin-dir", filepath.Dir(tool(t, "kube-apiserver")), "--web-address", "127.0.0.1:"+strconv.Itoa(webPort))
+		if r.code == 0 || !strings.Contains(r.stderr, "--web-address: listen tcp 127.0.0.1:"+strconv.Itoa(webPort)) {
+			t.Errorf("up on a taken --web-address: exit %d, %q", r.code, r.stderr)
+		}
+	})
 }
 
 func restConfig(t *testing.T, kubeconfig string) *rest.Config {
