@@ -118,7 +118,9 @@ func newControllerCommand(o Options) *cobra.Command {
 behind --approve-kubelet-serving), the cleaner, and, with
 --enable-kubernetes-signers, the signer of the kubernetes.io signers.
 Leader election on a Lease, /healthz and /readyz, Prometheus /metrics,
-logs on standard error (--log-format text or json).`,
+logs on standard error (--log-format text or json). With --web-address, a
+read-only web view of the cluster's certificates, behind the apiserver's
+authentication (a bearer token; each user sees what RBAC lets them list).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC()

@@ -48,6 +48,8 @@ stops everything in order: kube-controller-manager first, etcd last.
 Started again on the same data directory it brings back the same cluster
 with its data.
 
+Web view: http://127.0.0.1:6480/ (--web-address; no login on loopback).
+Metrics: --metrics-bind-address (off by default).
 Logs: DATA/logs/{etcd,kube-apiserver,kube-controller-manager,controllers}.log.
 Binaries: --bin-dir,
 else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
