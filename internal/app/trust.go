@@ -70,9 +70,11 @@ func setupTrust(mgr ctrl.Manager, o Options, enabled Controllers) error {
 	onlyTargets := labels.NewSelector().Add(*labelled)
 	targets, err := cache.New(mgr.GetConfig(), cache.Options{
 		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		// Targets keep their managed fields: they tell whether anyone
+		// changed a key since the controller's apply. Namespaces do not.
 		ByObject: map[client.Object]cache.ByObject{
-			trust.Metadata("ConfigMap"): {Label: onlyTargets},
-			trust.Metadata("Secret"):    {Label: onlyTargets},
+			trust.Metadata("ConfigMap"): {Label: onlyTargets, Transform: keep},
+			trust.Metadata("Secret"):    {Label: onlyTargets, Transform: keep},
 		},
 		DefaultTransform:            cache.TransformStripManagedFields(),
 		ReaderFailOnMissingInformer: true,
@@ -108,6 +110,8 @@ func setupTrust(mgr ctrl.Manager, o Options, enabled Controllers) error {
 		Namespace: ns, DefaultCAs: defaults, FilterExpired: o.Trust.FilterExpiredCertificates,
 	}).SetupWithManager(mgr, targets, sources)
 }
+
+func keep(o any) (any, error) { return o, nil }
 
 // loadDefaultCAs reads the machine's CA bundle for useDefaultCAs, with the
 // version of the ca-certificates package that made it; nil when the

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -231,15 +232,19 @@ type Want struct {
 	UID    types.UID
 	// Hash is the target's Hash.
 	Hash string
+	// Keys are the keys the Bundle writes in the target (Keys).
+	Keys []string
 }
 
-// Target is an existing target as the metadata cache shows it.
+// Target is an existing target as its metadata shows it.
 type Target struct {
 	Namespace       string
 	ResourceVersion string
 	Labels          map[string]string
 	Annotations     map[string]string
 	OwnerReferences []metav1.OwnerReference
+	// ManagedFields say who last set which field.
+	ManagedFields []metav1.ManagedFieldsEntry
 	// Deleting is set once the object has a deletion timestamp.
 	Deleting bool
 }
@@ -254,17 +259,80 @@ func (t *Target) controlledBy(uid types.UID) bool {
 	return false
 }
 
-// Current reports whether t's metadata says it holds what w wants: the
-// Bundle's label, the hash annotation and the Bundle as its controller.
-func Current(w Want, t *Target) bool {
-	return t.Labels[trustv1alpha1.BundleLabelKey] == w.Bundle &&
-		t.Annotations[trustv1alpha1.BundleHashAnnotationKey] == w.Hash &&
-		t.controlledBy(w.UID)
+// Current reports whether t's metadata proves it holds what w wants: the
+// Bundle's label, the hash annotation, the Bundle as its controller, and,
+// from the managed fields, every key of the Bundle set by manager (the
+// controller's server-side apply) and none set by anyone else since. The
+// hash stands for the content of the apply that wrote it; a key changed or
+// removed by hand shows in the managed fields.
+func Current(w Want, t *Target, manager string) bool {
+	if t.Labels[trustv1alpha1.BundleLabelKey] != w.Bundle || t.Annotations[trustv1alpha1.BundleHashAnnotationKey] != w.Hash || !t.controlledBy(w.UID) {
+		return false
+	}
+	o := Owners(t.ManagedFields, manager)
+	if o.OthersHash {
+		return false
+	}
+	for _, k := range w.Keys {
+		if !o.Ours[k] || o.Others[k] {
+			return false
+		}
+	}
+	return true
 }
 
-// Record is what the controller last wrote to a target, or found current
-// when it read the target from the apiserver: the hash and the
-// resourceVersion it saw.
+// Ownership is who set a target's keys (data and binaryData) and its hash
+// annotation, by the managed fields.
+type Ownership struct {
+	// Ours are the keys the manager owns, Others those another manager
+	// owns.
+	Ours, Others map[string]bool
+	// OthersHash is set when another manager owns the hash annotation.
+	OthersHash bool
+}
+
+// Owners reads the ownership of a target's keys from its managed fields.
+// An entry it cannot read counts as someone else's claim on nothing.
+func Owners(entries []metav1.ManagedFieldsEntry, manager string) Ownership {
+	o := Ownership{Ours: map[string]bool{}, Others: map[string]bool{}}
+	for _, e := range entries {
+		if e.FieldsV1 == nil || e.Subresource != "" {
+			continue
+		}
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields) != nil {
+			continue
+		}
+		ours := e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply
+		set := o.Others
+		if ours {
+			set = o.Ours
+		}
+		for _, field := range []string{"f:data", "f:binaryData"} {
+			var keys map[string]json.RawMessage
+			if json.Unmarshal(fields[field], &keys) != nil {
+				continue
+			}
+			for k := range keys {
+				if name, ok := strings.CutPrefix(k, "f:"); ok {
+					set[name] = true
+				}
+			}
+		}
+		var meta struct {
+			Annotations map[string]json.RawMessage `json:"f:annotations"`
+		}
+		if !ours && json.Unmarshal(fields["f:metadata"], &meta) == nil {
+			if _, ok := meta.Annotations["f:"+trustv1alpha1.BundleHashAnnotationKey]; ok {
+				o.OthersHash = true
+			}
+		}
+	}
+	return o
+}
+
+// Record is what the controller last wrote to a target: the hash and the
+// resourceVersion kube-apiserver answered.
 type Record struct {
 	Hash            string
 	ResourceVersion string
@@ -279,8 +347,8 @@ const (
 	Skip Action = iota
 	// Write: apply the target.
 	Write
-	// Verify: the cache cannot tell; read the target from the apiserver
-	// and decide with Holds.
+	// Verify: the cache may lag behind the controller's own write; read
+	// the target's metadata from the apiserver and decide with Current.
 	Verify
 	// Remove: the namespace is no longer selected; take the Bundle's keys
 	// out of the target, deleting it when nothing else is left.
@@ -292,19 +360,16 @@ func (a Action) String() string {
 }
 
 // Decide says what to do with the target in a selected namespace: cached
-// is what the cache holds (nil if none), rec what the controller last
-// wrote or verified there (zero if nothing).
-//
-// The cache may lag behind the controller's own writes, and a target's
-// data is not cached (only its metadata, to keep memory flat), so:
-//   - a target whose metadata is current is skipped when the controller
-//     has seen exactly this version of it hold what it wants; otherwise,
-//     after a restart or someone else's edit, it is read once and checked;
+// is what the metadata cache holds (nil if none), rec what the controller
+// last wrote there (zero if nothing). Targets' data is not cached (only
+// their metadata, to keep memory flat), and never needs to be read:
+//   - a target whose metadata proves it current (Current) is skipped,
+//     after a restart too;
 //   - a target that looks stale or missing is written, unless the
 //     controller itself wrote what it wants at a version the cache has not
-//     shown yet: then it is read first, so that a lagging cache never
-//     causes a second write.
-func Decide(w Want, cached *Target, rec Record) Action {
+//     shown yet: then its metadata is read first, so that a lagging cache
+//     never causes a second write.
+func Decide(w Want, cached *Target, rec Record, manager string) Action {
 	wroteThis := rec.Hash == w.Hash && rec.ResourceVersion != ""
 	switch {
 	case cached == nil:
@@ -312,11 +377,8 @@ func Decide(w Want, cached *Target, rec Record) Action {
 			return Verify
 		}
 		return Write
-	case Current(w, cached):
-		if wroteThis && rec.ResourceVersion == cached.ResourceVersion {
-			return Skip
-		}
-		return Verify
+	case Current(w, cached, manager):
+		return Skip
 	case wroteThis && rec.ResourceVersion != cached.ResourceVersion:
 		return Verify
 	}
@@ -331,10 +393,10 @@ type Step struct {
 
 // Plan decides every target of one kind: selected are the namespaces that
 // get one, cached the targets the cache holds with the Bundle's label,
-// records what the controller wrote or verified, by namespace. Targets in
-// namespaces no longer selected are removed when the Bundle controls them
-// (never someone else's object). Skips are left out.
-func Plan(w Want, selected []string, cached []Target, records map[string]Record) []Step {
+// records what the controller wrote, by namespace. Targets in namespaces
+// no longer selected are removed when the Bundle controls them (never
+// someone else's object). Skips are left out.
+func Plan(w Want, selected []string, cached []Target, records map[string]Record, manager string) []Step {
 	byNS := make(map[string]*Target, len(cached))
 	for i := range cached {
 		byNS[cached[i].Namespace] = &cached[i]
@@ -343,7 +405,7 @@ func Plan(w Want, selected []string, cached []Target, records map[string]Record)
 	want := make(map[string]bool, len(selected))
 	for _, ns := range selected {
 		want[ns] = true
-		if a := Decide(w, byNS[ns], records[ns]); a != Skip {
+		if a := Decide(w, byNS[ns], records[ns], manager); a != Skip {
 			steps = append(steps, Step{Namespace: ns, Action: a})
 		}
 	}
@@ -356,31 +418,9 @@ func Plan(w Want, selected []string, cached []Target, records map[string]Record)
 	return steps
 }
 
-// Holds reports whether a target read from the apiserver holds what w
-// wants: current metadata, exactly the bundle's text under the PEM key,
-// and every truststore key present (their bytes differ on every encoding,
-// so the hash stands for them). data merges a ConfigMap's data and
-// binaryData.
-func Holds(w Want, t *Target, data map[string][]byte, keys []string, pemText string) bool {
-	if !Current(w, t) || len(keys) == 0 || string(data[keys[0]]) != pemText {
-		return false
-	}
-	for _, k := range keys[1:] {
-		if len(data[k]) == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// OthersLeft reports whether a target holds keys besides the Bundle's:
+// OthersLeft reports whether a target holds keys set by another manager:
 // then removing the Bundle's keys leaves the object in place, otherwise it
 // is deleted.
-func OthersLeft(dataKeys []string, ours []string) bool {
-	for _, k := range dataKeys {
-		if !slices.Contains(ours, k) {
-			return true
-		}
-	}
-	return false
+func OthersLeft(t *Target, manager string) bool {
+	return len(Owners(t.ManagedFields, manager).Others) > 0
 }

@@ -9,7 +9,6 @@ import (
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	trustv1alpha1 "github.com/certplane/certplane/api/trust/v1alpha1"
@@ -186,36 +185,96 @@ func TestSelectNamespaces(t *testing.T) {
 	}
 }
 
+// applied is the managed fields entry of a server-side apply by manager
+// (or of an update, when op says so) that set keys and, with hash, the
+// hash annotation.
+func applied(manager string, op metav1.ManagedFieldsOperationType, hash bool, keys ...string) metav1.ManagedFieldsEntry {
+	fields := `{"f:data":{`
+	for i, k := range keys {
+		if i > 0 {
+			fields += ","
+		}
+		fields += fmt.Sprintf(`"f:%s":{}`, k)
+	}
+	fields += `}`
+	if hash {
+		fields += `,"f:metadata":{"f:annotations":{".":{},"f:trust.cert-manager.io/hash":{}},"f:labels":{"f:trust.cert-manager.io/bundle":{}}}`
+	}
+	fields += `}`
+	return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields)}
+}
+
+const mgr = "trust-manager"
+
+func TestCurrent(t *testing.T) {
+	yes := true
+	w := Want{Bundle: "b", UID: "u", Hash: "h", Keys: []string{"ca.crt", "t.jks"}}
+	target := func(fields ...metav1.ManagedFieldsEntry) *Target {
+		return &Target{Labels: map[string]string{trustv1alpha1.BundleLabelKey: "b"},
+			Annotations:     map[string]string{trustv1alpha1.BundleHashAnnotationKey: "h"},
+			OwnerReferences: []metav1.OwnerReference{{UID: "u", Controller: &yes}}, ManagedFields: fields}
+	}
+	apply := metav1.ManagedFieldsOperationApply
+	update := metav1.ManagedFieldsOperationUpdate
+	otherHash := target(applied(mgr, apply, true, "ca.crt", "t.jks"), applied("kubectl-annotate", update, true))
+	otherHash.Annotations[trustv1alpha1.BundleHashAnnotationKey] = "h"
+	wrongOwner := target(applied(mgr, apply, true, "ca.crt", "t.jks"))
+	wrongOwner.OwnerReferences[0].UID = "old"
+	cases := map[string]struct {
+		t    *Target
+		want bool
+	}{
+		"applied, untouched":                    {target(applied(mgr, apply, true, "ca.crt", "t.jks")), true},
+		"another key beside ours":               {target(applied(mgr, apply, true, "ca.crt", "t.jks"), applied("kubectl-edit", update, false, "mine")), true},
+		"a key edited by hand":                  {target(applied(mgr, apply, true, "t.jks"), applied("kubectl-patch", update, false, "ca.crt")), false},
+		"a key removed by hand":                 {target(applied(mgr, apply, true, "ca.crt")), false},
+		"written by an update, not an apply":    {target(applied(mgr, update, true, "ca.crt", "t.jks")), false},
+		"no managed fields (cannot tell)":       {target(), false},
+		"hash annotation set by someone else":   {otherHash, false},
+		"another Bundle of that name (old uid)": {wrongOwner, false},
+		"unreadable entry":                      {target(applied(mgr, apply, true, "ca.crt", "t.jks"), metav1.ManagedFieldsEntry{Manager: "x", FieldsV1: metav1.NewFieldsV1("{")}), true},
+	}
+	for name, c := range cases {
+		if got := Current(w, c.t, mgr); got != c.want {
+			t.Errorf("%s: %v, want %v", name, got, c.want)
+		}
+	}
+	stale := target(applied(mgr, apply, true, "ca.crt", "t.jks"))
+	stale.Annotations[trustv1alpha1.BundleHashAnnotationKey] = "old"
+	if Current(w, stale, mgr) {
+		t.Error("another hash is current")
+	}
+	if OthersLeft(target(applied(mgr, apply, true, "ca.crt", "t.jks")), mgr) || !OthersLeft(target(applied(mgr, apply, true, "ca.crt"), applied("x", update, false, "mine")), mgr) {
+		t.Error("OthersLeft")
+	}
+}
+
 func TestDecide(t *testing.T) {
 	yes := true
-	w := Want{Bundle: "b", UID: "uid-1", Hash: "h2"}
-	target := func(hash, rv string, uid string) *Target {
+	w := Want{Bundle: "b", UID: "uid-1", Hash: "h2", Keys: []string{"ca.crt"}}
+	target := func(hash, rv string) *Target {
 		return &Target{Namespace: "ns", ResourceVersion: rv,
 			Labels:          map[string]string{trustv1alpha1.BundleLabelKey: "b"},
 			Annotations:     map[string]string{trustv1alpha1.BundleHashAnnotationKey: hash},
-			OwnerReferences: []metav1.OwnerReference{{Kind: "Bundle", Name: "b", UID: types.UID(uid), Controller: &yes}}}
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Bundle", Name: "b", UID: "uid-1", Controller: &yes}},
+			ManagedFields:   []metav1.ManagedFieldsEntry{applied(mgr, metav1.ManagedFieldsOperationApply, true, "ca.crt")}}
 	}
-	unlabelled := target("h2", "5", "uid-1")
-	unlabelled.Labels = nil
 	cases := map[string]struct {
 		cached *Target
 		rec    Record
 		want   Action
 	}{
-		"missing, never written":                  {nil, Record{}, Write},
-		"missing, written before (cache lags)":    {nil, Record{Hash: "h2", ResourceVersion: "7"}, Verify},
-		"missing, an old content written":         {nil, Record{Hash: "h1", ResourceVersion: "7"}, Write},
-		"current and seen at this version":        {target("h2", "7", "uid-1"), Record{Hash: "h2", ResourceVersion: "7"}, Skip},
-		"current, not seen (restart)":             {target("h2", "7", "uid-1"), Record{}, Verify},
-		"current, edited since":                   {target("h2", "9", "uid-1"), Record{Hash: "h2", ResourceVersion: "7"}, Verify},
-		"stale":                                   {target("h1", "5", "uid-1"), Record{Hash: "h1", ResourceVersion: "5"}, Write},
-		"stale in cache, new content written":     {target("h1", "5", "uid-1"), Record{Hash: "h2", ResourceVersion: "8"}, Verify},
-		"stale, never written":                    {target("h1", "5", "uid-1"), Record{}, Write},
-		"another Bundle's UID (recreated Bundle)": {target("h2", "5", "uid-0"), Record{}, Write},
-		"label removed":                           {unlabelled, Record{}, Write},
+		"missing, never written":               {nil, Record{}, Write},
+		"missing, written before (cache lags)": {nil, Record{Hash: "h2", ResourceVersion: "7"}, Verify},
+		"missing, an old content written":      {nil, Record{Hash: "h1", ResourceVersion: "7"}, Write},
+		"current, as written":                  {target("h2", "7"), Record{Hash: "h2", ResourceVersion: "7"}, Skip},
+		"current, after a restart":             {target("h2", "7"), Record{}, Skip},
+		"stale":                                {target("h1", "5"), Record{Hash: "h1", ResourceVersion: "5"}, Write},
+		"stale in cache, new content written":  {target("h1", "5"), Record{Hash: "h2", ResourceVersion: "8"}, Verify},
+		"stale, never written":                 {target("h1", "5"), Record{}, Write},
 	}
 	for name, c := range cases {
-		if got := Decide(w, c.cached, c.rec); got != c.want {
+		if got := Decide(w, c.cached, c.rec, mgr); got != c.want {
 			t.Errorf("%s: %s, want %s", name, got, c.want)
 		}
 	}
@@ -223,11 +282,12 @@ func TestDecide(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	yes := true
-	w := Want{Bundle: "b", UID: "uid-1", Hash: "h"}
+	w := Want{Bundle: "b", UID: "uid-1", Hash: "h", Keys: []string{"ca.crt"}}
 	mk := func(ns, hash string, controlled, deleting bool) Target {
 		t := Target{Namespace: ns, ResourceVersion: "1",
 			Labels:      map[string]string{trustv1alpha1.BundleLabelKey: "b"},
-			Annotations: map[string]string{trustv1alpha1.BundleHashAnnotationKey: hash}, Deleting: deleting}
+			Annotations: map[string]string{trustv1alpha1.BundleHashAnnotationKey: hash}, Deleting: deleting,
+			ManagedFields: []metav1.ManagedFieldsEntry{applied(mgr, metav1.ManagedFieldsOperationApply, true, "ca.crt")}}
 		if controlled {
 			t.OwnerReferences = []metav1.OwnerReference{{UID: "uid-1", Controller: &yes}}
 		}
@@ -240,8 +300,7 @@ func TestPlan(t *testing.T) {
 		mk("unselected-foreign", "h", false, false),
 		mk("unselected-deleting", "h", true, true),
 	}
-	records := map[string]Record{"current": {Hash: "h", ResourceVersion: "1"}}
-	got := Plan(w, []string{"current", "new", "stale"}, cached, records)
+	got := Plan(w, []string{"current", "new", "stale"}, cached, nil, mgr)
 	var s []string
 	for _, st := range got {
 		s = append(s, fmt.Sprintf("%s:%s", st.Namespace, st.Action))
@@ -252,28 +311,20 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func TestHolds(t *testing.T) {
-	yes := true
-	w := Want{Bundle: "b", UID: "u", Hash: "h"}
-	tg := &Target{Labels: map[string]string{trustv1alpha1.BundleLabelKey: "b"},
-		Annotations:     map[string]string{trustv1alpha1.BundleHashAnnotationKey: "h"},
-		OwnerReferences: []metav1.OwnerReference{{UID: "u", Controller: &yes}}}
-	keys := []string{"ca.crt", "t.jks"}
-	cases := map[string]struct {
-		data map[string][]byte
-		want bool
-	}{
-		"all there":          {map[string][]byte{"ca.crt": []byte("PEM"), "t.jks": {1}, "extra": {2}}, true},
-		"PEM edited":         {map[string][]byte{"ca.crt": []byte("PEM!"), "t.jks": {1}}, false},
-		"truststore removed": {map[string][]byte{"ca.crt": []byte("PEM")}, false},
-		"PEM removed":        {map[string][]byte{"t.jks": {1}}, false},
-	}
-	for name, c := range cases {
-		if got := Holds(w, tg, c.data, keys, "PEM"); got != c.want {
-			t.Errorf("%s: %v, want %v", name, got, c.want)
+// FuzzOwners: whatever the managed fields hold, reading them does not
+// panic, and a key is never both ours and nobody's.
+func FuzzOwners(f *testing.F) {
+	f.Add([]byte(`{"f:data":{"f:ca.crt":{}},"f:metadata":{"f:annotations":{"f:trust.cert-manager.io/hash":{}}}}`), true)
+	f.Add([]byte(`{"f:binaryData":{"f:x":{}}}`), false)
+	f.Add([]byte(`[]`), true)
+	f.Fuzz(func(t *testing.T, raw []byte, ours bool) {
+		op := metav1.ManagedFieldsOperationUpdate
+		if ours {
+			op = metav1.ManagedFieldsOperationApply
 		}
-	}
-	if OthersLeft([]string{"ca.crt", "t.jks"}, keys) || !OthersLeft([]string{"ca.crt", "mine"}, keys) {
-		t.Error("OthersLeft")
-	}
+		o := Owners([]metav1.ManagedFieldsEntry{{Manager: mgr, Operation: op, FieldsV1: metav1.NewFieldsV1(string(raw))}}, mgr)
+		if ours && (len(o.Others) > 0 || o.OthersHash) || !ours && len(o.Ours) > 0 {
+			t.Fatalf("one entry counted for the wrong manager: %+v", o)
+		}
+	})
 }

@@ -250,8 +250,9 @@ func defaultCAs(t *testing.T) ([]*x509.Certificate, string) {
 // PEM, deleted sources and Bundles, hand edits, and no write when nothing
 // changed.
 func TestBundles(t *testing.T) {
-	data := t.TempDir()
-	startUp(t, data, freePort(t), "--trust-namespace", "trust", "--filter-expired-certificates")
+	data, port := t.TempDir(), freePort(t)
+	flags := []string{"--trust-namespace", "trust", "--filter-expired-certificates"}
+	up := startUp(t, data, port, flags...)
 	admin := filepath.Join(data, "admin.conf")
 	cs := trustClient(t, admin)
 	for _, ns := range []string{"trust", "cert-manager", "team-a", "team-b"} {
@@ -621,6 +622,31 @@ spec:
 			if r.code == 0 || !strings.Contains(r.stderr, c.want) {
 				t.Errorf("%s: exit %d, want %q in:\n%s", c.spec, r.code, c.want, r.stderr)
 			}
+		}
+	})
+
+	t.Run("a restart writes nothing", func(t *testing.T) {
+		// Every target is current: its metadata (hash, owner, managed
+		// fields) says so, without reading its data.
+		up.stop(t)
+		up = startUp(t, data, port, flags...)
+		mustKubectl(t, admin, "create", "namespace", "team-f")
+		mustKubectl(t, admin, "label", "namespace", "team-f", "trust=yes")
+		waitTarget(t, cs, "ConfigMap", "team-f", "selected", "ca.crt", certSet([]*x509.Certificate{f}))
+		waitFor(t, 30*time.Second, "the everything Bundle's targets in team-f", func() bool {
+			_, _, cm := targetCerts(t, cs, "ConfigMap", "team-f", "everything", "ca-bundle.crt")
+			_, _, s := targetCerts(t, cs, "Secret", "team-f", "everything", "ca.crt")
+			return cm && s
+		})
+		// kube-apiserver restarted too: its counters start at zero.
+		if n := trustAPIRequests(t, admin, "APPLY", "configmaps", ""); n != 2 {
+			t.Errorf("%d ConfigMap applies after the restart, want 2 (team-f's)", n)
+		}
+		if n := trustAPIRequests(t, admin, "APPLY", "secrets", ""); n != 1 {
+			t.Errorf("%d Secret applies after the restart, want 1 (team-f's)", n)
+		}
+		if n := trustAPIRequests(t, admin, "PATCH", "bundles", "status"); n != 0 {
+			t.Errorf("%d Bundle status writes after the restart, want none", n)
 		}
 	})
 }

@@ -58,10 +58,9 @@ type TargetWriter interface {
 //
 // Memory stays flat with the cluster's size: Bundles are cached; targets
 // and namespaces are cached as metadata only (Targets), targets filtered
-// on the trust.cert-manager.io/bundle label; sources are cached for the
-// trust namespace only (Sources). A target's data is read from the
-// apiserver (Live) only when its metadata cannot tell whether it is
-// current.
+// on the trust.cert-manager.io/bundle label and with their managed fields;
+// sources are cached for the trust namespace only (Sources). A target's
+// data is never read: its metadata says whether it is current.
 type BundleReconciler struct {
 	// Reader reads Bundles.
 	Reader client.Reader
@@ -69,7 +68,7 @@ type BundleReconciler struct {
 	Sources client.Reader
 	// Targets reads the metadata of targets and of namespaces.
 	Targets client.Reader
-	// Live reads one target from the apiserver.
+	// Live reads one target's metadata from the apiserver.
 	Live   client.Reader
 	Writer TargetWriter
 	Status client.SubResourceWriter
@@ -254,14 +253,16 @@ func (r *BundleReconciler) syncKind(ctx context.Context, b *trustv1alpha1.Bundle
 		return fmt.Errorf("listing %ss: %w", kind, err)
 	}
 	cached := make([]bundlepolicy.Target, 0, len(list.Items))
+	byNS := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
 	for i := range list.Items {
 		cached = append(cached, targetOf(&list.Items[i]))
+		byNS[list.Items[i].Namespace] = &list.Items[i]
 	}
 	if bundlepolicy.Template(&b.Spec.Target, kind) == nil {
 		selected = nil // no target of this kind: remove any left over
 	}
-	want := bundlepolicy.Want{Bundle: b.Name, UID: b.UID, Hash: bundlepolicy.Hash(bundle.PEM, &b.Spec.Target, kind)}
-	steps := bundlepolicy.Plan(want, selected, cached, r.recordsOf(b.Name, kind))
+	want := bundlepolicy.Want{Bundle: b.Name, UID: b.UID, Hash: bundlepolicy.Hash(bundle.PEM, &b.Spec.Target, kind), Keys: bundlepolicy.Keys(&b.Spec.Target, kind)}
+	steps := bundlepolicy.Plan(want, selected, cached, r.recordsOf(b.Name, kind), FieldManager)
 	r.forget(b.Name, kind, selected)
 	if len(steps) == 0 {
 		return nil
@@ -281,7 +282,7 @@ func (r *BundleReconciler) syncKind(ctx context.Context, b *trustv1alpha1.Bundle
 		key := recordKey{bundle: b.Name, kind: kind, namespace: s.Namespace}
 		switch s.Action {
 		case bundlepolicy.Verify:
-			current, err := r.verify(ctx, b, kind, want, bundle.PEM, key)
+			current, err := r.verify(ctx, b.Name, kind, want, key)
 			if err != nil || current {
 				return err
 			}
@@ -289,27 +290,29 @@ func (r *BundleReconciler) syncKind(ctx context.Context, b *trustv1alpha1.Bundle
 		case bundlepolicy.Write:
 			return r.write(ctx, b.Name, kind, want, body, key)
 		case bundlepolicy.Remove:
-			return r.remove(ctx, b, kind, key)
+			return r.remove(ctx, b.Name, kind, byNS[s.Namespace], key)
 		}
 		return nil
 	})
 }
 
-// verify reads a target from the apiserver and records it when it holds
-// what want asks for.
-func (r *BundleReconciler) verify(ctx context.Context, b *trustv1alpha1.Bundle, kind bundlepolicy.Kind, want bundlepolicy.Want, pemText string, key recordKey) (bool, error) {
-	obj, data, err := r.readLive(ctx, kind, key.namespace, b.Name)
+// verify reads a target's metadata from the apiserver, past a cache that
+// may lag behind the reconciler's own write, and records the target when
+// it is current.
+func (r *BundleReconciler) verify(ctx context.Context, name string, kind bundlepolicy.Kind, want bundlepolicy.Want, key recordKey) (bool, error) {
+	live := Metadata(string(kind))
+	err := r.Live.Get(ctx, types.NamespacedName{Namespace: key.namespace, Name: name}, live)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reading %s %s/%s: %w", kind, key.namespace, b.Name, err)
+		return false, fmt.Errorf("reading %s %s/%s: %w", kind, key.namespace, name, err)
 	}
-	t := targetOf(obj)
-	if !bundlepolicy.Holds(want, &t, data, bundlepolicy.Keys(&b.Spec.Target, kind), pemText) {
+	t := targetOf(live)
+	if !bundlepolicy.Current(want, &t, FieldManager) {
 		return false, nil
 	}
-	r.record(key, bundlepolicy.Record{Hash: want.Hash, ResourceVersion: obj.GetResourceVersion()})
+	r.record(key, bundlepolicy.Record{Hash: want.Hash, ResourceVersion: live.ResourceVersion})
 	return true, nil
 }
 
@@ -369,56 +372,27 @@ func terminating(err error) bool {
 }
 
 // remove takes the Bundle's keys, label, hash and ownership out of a
-// target in a namespace no longer selected: the object is deleted when
-// nothing else is left in it, as trust-manager does.
-func (r *BundleReconciler) remove(ctx context.Context, b *trustv1alpha1.Bundle, kind bundlepolicy.Kind, key recordKey) error {
+// target in a namespace no longer selected: the object is deleted when no
+// one else set a key in it, as trust-manager does.
+func (r *BundleReconciler) remove(ctx context.Context, name string, kind bundlepolicy.Kind, cached *metav1.PartialObjectMetadata, key recordKey) error {
 	defer r.drop(key)
-	obj, data, err := r.readLive(ctx, kind, key.namespace, b.Name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s %s/%s: %w", kind, key.namespace, b.Name, err)
-	}
-	if !bundlepolicy.OthersLeft(slices.Collect(maps.Keys(data)), bundlepolicy.Keys(&b.Spec.Target, kind)) {
-		err := r.Writer.Delete(ctx, kind, key.namespace, b.Name, obj.GetUID(), obj.GetResourceVersion())
+	t := targetOf(cached)
+	if !bundlepolicy.OthersLeft(&t, FieldManager) {
+		err := r.Writer.Delete(ctx, kind, key.namespace, name, cached.UID, cached.ResourceVersion)
 		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting %s %s/%s: %w", kind, key.namespace, b.Name, err)
+			return fmt.Errorf("deleting %s %s/%s: %w", kind, key.namespace, name, err)
 		}
 		return nil
 	}
 	// An apply of nothing gives up every field the field manager owned.
-	empty, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": string(kind), "metadata": map[string]any{"name": b.Name}})
+	empty, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": string(kind), "metadata": map[string]any{"name": name}})
 	if err != nil {
 		return err
 	}
-	if _, err := r.Writer.Apply(ctx, kind, key.namespace, b.Name, empty); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("removing the bundle from %s %s/%s: %w", kind, key.namespace, b.Name, err)
+	if _, err := r.Writer.Apply(ctx, kind, key.namespace, name, empty); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("removing the bundle from %s %s/%s: %w", kind, key.namespace, name, err)
 	}
 	return nil
-}
-
-// readLive reads a target from the apiserver, with its data (a
-// ConfigMap's data and binaryData merged).
-func (r *BundleReconciler) readLive(ctx context.Context, kind bundlepolicy.Kind, ns, name string) (client.Object, map[string][]byte, error) {
-	k := types.NamespacedName{Namespace: ns, Name: name}
-	if kind == bundlepolicy.KindSecret {
-		s := &corev1.Secret{}
-		if err := r.Live.Get(ctx, k, s); err != nil {
-			return nil, nil, err
-		}
-		return s, s.Data, nil
-	}
-	c := &corev1.ConfigMap{}
-	if err := r.Live.Get(ctx, k, c); err != nil {
-		return nil, nil, err
-	}
-	data := make(map[string][]byte, len(c.Data)+len(c.BinaryData))
-	for k, v := range c.Data {
-		data[k] = []byte(v)
-	}
-	maps.Copy(data, c.BinaryData)
-	return c, data, nil
 }
 
 // setStatus sets the Synced condition and defaultCAVersion, writing only
@@ -576,7 +550,7 @@ func targetOf(o metav1.Object) bundlepolicy.Target {
 	return bundlepolicy.Target{
 		Namespace: o.GetNamespace(), ResourceVersion: o.GetResourceVersion(),
 		Labels: o.GetLabels(), Annotations: o.GetAnnotations(), OwnerReferences: o.GetOwnerReferences(),
-		Deleting: o.GetDeletionTimestamp() != nil,
+		ManagedFields: o.GetManagedFields(), Deleting: o.GetDeletionTimestamp() != nil,
 	}
 }
 
