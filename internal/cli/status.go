@@ -2,10 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -304,7 +304,12 @@ func collect(ctx context.Context, k *kube, ns string, f *statusFlags) (*estate.I
 	})
 	wg.Wait()
 	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+		// One line: the first failure by name, and how many more.
+		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+		if len(errs) == 1 {
+			return nil, nil, errs[0]
+		}
+		return nil, nil, fmt.Errorf("%w (and %d more kinds could not be listed)", errs[0], len(errs)-1)
 	}
 	// Secrets of another type that Ingresses and CA issuers name, one by one.
 	for _, ref := range estate.ReferencedSecrets(in) {

@@ -5,8 +5,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,7 +319,17 @@ spec:
 				t.Errorf("status %v: exit %d, stdout %q, stderr %q; want one line of error", args, r.code, r.stdout, r.stderr)
 			}
 		}
-		r := cp(t, dir, "", "status", "--kubeconfig", filepath.Join(dir, "missing.conf"))
+		conf, err := os.ReadFile(admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := regexp.MustCompile(`server: https://127\.0\.0\.1:\d+`).ReplaceAllString(string(conf), "server: https://127.0.0.1:"+strconv.Itoa(freePort(t)))
+		writeFile(t, filepath.Join(dir, "down.conf"), down)
+		r := cp(t, dir, "", "status", "--kubeconfig", filepath.Join(dir, "down.conf"))
+		if r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "connection refused") || !strings.Contains(r.stderr, "more kinds could not be listed") {
+			t.Errorf("cluster down: exit %d, %q; want one line", r.code, r.stderr)
+		}
+		r = cp(t, dir, "", "status", "--kubeconfig", filepath.Join(dir, "missing.conf"))
 		if r.code == 0 || !strings.Contains(r.stderr, "missing.conf") {
 			t.Errorf("missing kubeconfig: exit %d, %q", r.code, r.stderr)
 		}
