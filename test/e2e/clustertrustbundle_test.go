@@ -110,9 +110,9 @@ func requireTrustBundlePublishers(t *testing.T) {
 // ClusterIssuer (the root of its Secret, against which its certificates
 // verify) and no selfSigned issuer. The controller identity may attest for
 // exactly these signers. A rotated issuer CA or SPIFFE CA file replaces the
-// bundle under a new name (for an issuer, with the old CA beside it until
-// its certificate is renewed); a deleted bundle is put back; a deleted
-// Issuer's bundle goes.
+// bundle under a new name, with the old CA beside the new one until its
+// certificate (web's, the pod certificate) is renewed or gone; a deleted
+// bundle is put back; a deleted Issuer's bundle goes.
 func TestClusterTrustBundles(t *testing.T) {
 	requireTrustBundlePublishers(t)
 	data := t.TempDir()
@@ -287,6 +287,7 @@ spec: {isCA: true, commonName: team-ca-2, secretName: team-ca-2, privateKey: {al
 	})
 
 	t.Run("a rotated SPIFFE CA file", func(t *testing.T) {
+		oldCA := read(filepath.Join(pkiDir, "spiffe-ca.crt"))
 		ca := pkitest.CA(t, "rotated spiffe ca")
 		keyPEM, err := pki.MarshalPrivateKeyPEM(ca.Key, pki.FormatPKCS8)
 		if err != nil {
@@ -305,7 +306,11 @@ spec: {isCA: true, commonName: team-ca-2, secretName: team-ca-2, privateKey: {al
 				t.Fatal(err)
 			}
 		}
-		// The publisher checks every 30 seconds.
+		// The publisher checks every 30 seconds. The pod certificate the
+		// old CA issued keeps it in the bundle beside the new one; once
+		// that request is gone, the old CA goes.
+		waitBundle(t, admin, "certplane.io/spiffe", append(slices.Clone(oldCA), certPEM...), 90*time.Second, filepath.Join(dir, "spiffe-overlap.pem"))
+		mustKubectl(t, admin, "delete", "podcertificaterequest", "svid", "-n", "ctb")
 		waitBundle(t, admin, "certplane.io/spiffe", certPEM, 90*time.Second, filepath.Join(dir, "spiffe-rotated.pem"))
 	})
 }
