@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -203,8 +204,7 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	roles := make(chan error, 1)
 	go func() { roles <- app.InstallAggregatedRoles(ctx, dyn) }()
 	if err := app.InstallCRDs(ctx, dyn); err != nil {
-		<-roles
-		return nil, err
+		return nil, errors.Join(err, <-roles)
 	}
 	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer served")
 	// The apiserver takes a moment to apply new admission policies; the
