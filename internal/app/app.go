@@ -26,7 +26,7 @@ import (
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/certpolicy"
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/controller/certmanager"
 	"github.com/certplane/certplane/internal/csrpolicy"
 )
@@ -38,7 +38,7 @@ type Options struct {
 	// signers. In a real cluster kube-controller-manager already does.
 	EnableKubernetesSigners bool
 	// Signing are the --cluster-signing-* files.
-	Signing controller.SigningFiles
+	Signing certificates.SigningFiles
 	// SigningDuration is --cluster-signing-duration. If zero, 8760h.
 	SigningDuration time.Duration
 	// ApproveKubeletServing approves kubelet serving requests whose node
@@ -84,7 +84,7 @@ type Options struct {
 	CertificateOwnerRef bool
 	// SPIFFE are the files of the certplane.io/spiffe signer's CA; without
 	// them that signer does not run.
-	SPIFFE controller.SigningFiles
+	SPIFFE certificates.SigningFiles
 	// SPIFFETrustDomain names the trust domain of pods' SPIFFE IDs. If
 	// empty, cluster.local.
 	SPIFFETrustDomain string
@@ -160,7 +160,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	// Every controller set up from here on counts its reconciles (metrics.go).
 	mgr = syncCountingManager{Manager: mgr}
-	collectors := append(append(append(controller.Metrics(), certmanager.Metrics()...), controller.PodCertificateMetrics()...), controller.IssuanceMetrics()...)
+	collectors := append(append(append(certificates.Metrics(), certmanager.Metrics()...), certificates.PodCertificateMetrics()...), certificates.IssuanceMetrics()...)
 	if err := registerMetrics(metrics.Registry, append(collectors, controllerMetrics()...)...); err != nil {
 		return nil, err
 	}
@@ -179,11 +179,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		if len(files) == 0 {
 			return nil, errors.New("the kubernetes.io signers need a CA: give --cluster-signing-cert-file and --cluster-signing-key-file")
 		}
-		cas := map[string]controller.CASource{}
+		cas := map[string]certificates.CASource{}
 		for signer, f := range files {
 			cas[signer] = f
 		}
-		if err := (&controller.CSRSigningReconciler{
+		if err := (&certificates.CSRSigningReconciler{
 			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-csr-signer"),
 			CAs: cas, MaxDuration: o.SigningDuration, Workers: o.Workers,
 		}).SetupWithManager(mgr); err != nil {
@@ -191,7 +191,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 	}
 	if enabled.Enabled(CSRApproving, true) {
-		if err := (&controller.CSRApprovingReconciler{
+		if err := (&certificates.CSRApprovingReconciler{
 			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Creator: mgr.GetClient(),
 			Approval: mgr.GetClient().SubResource("approval"), Events: mgr.GetEventRecorder("certplane-csr-approver"),
 			ApproveKubeletServing: o.ApproveKubeletServing,
@@ -200,7 +200,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 	}
 	if enabled.Enabled(CSRCleaner, true) {
-		if err := (&controller.CSRCleanerReconciler{
+		if err := (&certificates.CSRCleanerReconciler{
 			Reader: mgr.GetClient(), Deleter: mgr.GetClient(), Retention: o.Retention,
 		}).SetupWithManager(mgr); err != nil {
 			return nil, err
@@ -249,16 +249,16 @@ func setupPodCertificates(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled
 	if o.PodCertificateMaxDuration != 0 && o.PodCertificateMaxDuration < time.Hour {
 		return errors.New("--pod-certificate-max-duration must be at least 1h, the shortest lifetime kube-apiserver accepts")
 	}
-	var signers []controller.PodSigner
+	var signers []certificates.PodSigner
 	if o.SPIFFE.CertFile != "" || o.SPIFFE.KeyFile != "" {
 		if o.SPIFFE.CertFile == "" || o.SPIFFE.KeyFile == "" {
 			return errors.New("give both --spiffe-signing-cert-file and --spiffe-signing-key-file")
 		}
-		ca := &controller.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
+		ca := &certificates.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
 		if _, err := ca.CA(); err != nil {
 			return fmt.Errorf("certplane.io/spiffe: %w", err)
 		}
-		signers = append(signers, &controller.SPIFFESigner{CA: ca, TrustDomain: trustDomain, MaxLifetime: o.PodCertificateMaxDuration})
+		signers = append(signers, &certificates.SPIFFESigner{CA: ca, TrustDomain: trustDomain, MaxLifetime: o.PodCertificateMaxDuration})
 	}
 	if issuers != nil {
 		signers = append(signers, &certmanager.IssuerPodSigner{Issuers: issuers, TrustDomain: trustDomain, MaxLifetime: o.PodCertificateMaxDuration})
@@ -266,7 +266,7 @@ func setupPodCertificates(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled
 	if len(signers) == 0 {
 		return nil
 	}
-	return (&controller.PodCertificateRequestReconciler{
+	return (&certificates.PodCertificateRequestReconciler{
 		Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-podcertificaterequests"),
 		Signers: signers,
 	}).SetupWithManager(mgr)

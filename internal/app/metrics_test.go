@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	certcontroller "github.com/certplane/certplane/internal/controller"
+	certcontroller "github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/controller/certmanager"
 )
 

@@ -5,7 +5,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/controller/certmanager"
 	"github.com/certplane/certplane/internal/podcertpolicy"
 )
@@ -43,7 +43,7 @@ func setupTrustBundles(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Co
 		}
 	}
 	if fromFiles {
-		cas := map[string]controller.CASource{}
+		cas := map[string]certificates.CASource{}
 		csrSigning := enabled.Enabled(CSRSigning, onByDefault(CSRSigning, o))
 		if csrSigning {
 			files, err := o.Signing.CAs()
@@ -55,10 +55,10 @@ func setupTrustBundles(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Co
 			}
 		}
 		if o.SPIFFE.CertFile != "" && o.SPIFFE.KeyFile != "" && enabled.Enabled(PodCertificateRequests, true) {
-			cas[podcertpolicy.SPIFFESigner] = &controller.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
+			cas[podcertpolicy.SPIFFESigner] = &certificates.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
 		}
 		if len(cas) > 0 {
-			if err := (&controller.ClusterTrustBundlePublisher{Client: mgr.GetClient(), CAs: cas, CSRs: csrSigning, PodCertificateRequests: pcrs}).SetupWithManager(mgr); err != nil {
+			if err := (&certificates.ClusterTrustBundlePublisher{Client: mgr.GetClient(), CAs: cas, CSRs: csrSigning, PodCertificateRequests: pcrs}).SetupWithManager(mgr); err != nil {
 				return err
 			}
 		}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/certplane/certplane/internal/app"
 	"github.com/certplane/certplane/internal/clusterpki"
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/localcp"
 	"github.com/certplane/certplane/pkg/pki"
 )
@@ -234,7 +234,7 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		}
 	}
 	opts.EnableKubernetesSigners = true
-	opts.Signing = controller.SigningFiles{CertFile: filepath.Join(cp.PKIDir(), "ca.crt"), KeyFile: filepath.Join(cp.PKIDir(), "ca.key")}
+	opts.Signing = certificates.SigningFiles{CertFile: filepath.Join(cp.PKIDir(), "ca.crt"), KeyFile: filepath.Join(cp.PKIDir(), "ca.key")}
 	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
 		return nil, err

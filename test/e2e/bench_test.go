@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/certplane/certplane/internal/app"
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 )
 
 // BenchmarkApprovedToIssued approves a batch of 100 CertificateSigningRequests
@@ -35,7 +35,7 @@ func BenchmarkApprovedToIssued(b *testing.B) {
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	mgr, err := app.NewManager(cfg, app.Options{
 		EnableKubernetesSigners: true,
-		Signing:                 controller.SigningFiles{CertFile: filepath.Join(cp.PKIDir(), "ca.crt"), KeyFile: filepath.Join(cp.PKIDir(), "ca.key")},
+		Signing:                 certificates.SigningFiles{CertFile: filepath.Join(cp.PKIDir(), "ca.crt"), KeyFile: filepath.Join(cp.PKIDir(), "ca.key")},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/crpolicy"
 )
 
@@ -86,7 +86,7 @@ func timeOf(t *metav1.Time) *time.Time {
 // observeIssued records, in certplane_issuance_duration_seconds, the
 // issuance of crt (as it was before the issuance) that ended at now.
 func observeIssued(crt *cmv1.Certificate, now time.Time) {
-	controller.ObserveIssuance(controller.KindCertificate, crpolicy.Kind(crt.Spec.IssuerRef), issuanceStart(crt, now), now)
+	certificates.ObserveIssuance(certificates.KindCertificate, crpolicy.Kind(crt.Spec.IssuerRef), issuanceStart(crt, now), now)
 }
 
 // issuanceStart is when an issuance was called for: the Issuing=True

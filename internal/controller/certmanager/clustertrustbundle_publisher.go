@@ -16,7 +16,7 @@ import (
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/certpolicy"
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/issuerpolicy"
 	"github.com/certplane/certplane/internal/trustpolicy"
 )
@@ -31,7 +31,7 @@ import (
 // When an issuer's CA is rotated (its Secret renewed with a new key, or the
 // issuer pointed at another Secret), the old CA stays in the bundle beside
 // the new one until no unexpired certificate of it is seen, and never past
-// its own NotAfter (see controller.PublishTrustBundle): the certificates
+// its own NotAfter (see certificates.PublishTrustBundle): the certificates
 // are those of the Secrets certplane caches (of Certificates) and the
 // issuer's CertificateSigningRequests and PodCertificateRequests. A ca
 // issuer that is not ready keeps only such old CAs, and has its bundles
@@ -49,7 +49,7 @@ type ClusterTrustBundlePublisher struct {
 	// Issuers resolves an issuer to its verified CA.
 	Issuers *Issuers
 	// Interval is how often a ca issuer's bundle is checked. If zero,
-	// controller.DefaultTrustBundleInterval.
+	// certificates.DefaultTrustBundleInterval.
 	Interval time.Duration
 	// CSRs and PodCertificateRequests say whether the issuers' issued
 	// CertificateSigningRequests and PodCertificateRequests are read, with
@@ -78,7 +78,7 @@ func (r *ClusterTrustBundlePublisher) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	if iss.Spec == nil || iss.Spec.CA == nil {
 		// Deleted, or not a ca issuer: its bundles go.
-		return ctrl.Result{}, controller.RemoveTrustBundles(ctx, r.Client, signer)
+		return ctrl.Result{}, certificates.RemoveTrustBundles(ctx, r.Client, signer)
 	}
 	var current []*x509.Certificate
 	if iss.Readiness.Ready && iss.Readiness.CA != nil {
@@ -87,7 +87,7 @@ func (r *ClusterTrustBundlePublisher) Reconcile(ctx context.Context, req ctrl.Re
 	// A ca issuer that is not ready (its Secret missing or being replaced)
 	// publishes no CA of its own, but keeps the old ones its certificates
 	// still need; with none, its bundles go.
-	recheck, err := controller.PublishTrustBundle(ctx, r.Client, signer, current, r.issued(ref), now)
+	recheck, err := certificates.PublishTrustBundle(ctx, r.Client, signer, current, r.issued(ref), now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -96,7 +96,7 @@ func (r *ClusterTrustBundlePublisher) Reconcile(ctx context.Context, req ctrl.Re
 	// issued), and an old CA's last certificates may be renewed or go.
 	// Also when the CA expires, to remove its bundle then, and when an old
 	// CA's retention ends.
-	return ctrl.Result{RequeueAfter: controller.RecheckAfter(r.interval(), now, iss.Readiness.RecheckAt, recheck)}, nil
+	return ctrl.Result{RequeueAfter: certificates.RecheckAfter(r.interval(), now, iss.Readiness.RecheckAt, recheck)}, nil
 }
 
 // issued lists the certificates certplane can see that the issuer ref may
@@ -105,9 +105,9 @@ func (r *ClusterTrustBundlePublisher) Reconcile(ctx context.Context, req ctrl.Re
 // namespace, or anywhere for a ClusterIssuer) and, when set, the issued
 // CertificateSigningRequests and PodCertificateRequests of its signer
 // name. Which of them an old CA issued is decided by trustpolicy.Retain.
-func (r *ClusterTrustBundlePublisher) issued(ref issuerpolicy.SignerRef) controller.IssuedLister {
+func (r *ClusterTrustBundlePublisher) issued(ref issuerpolicy.SignerRef) certificates.IssuedLister {
 	signer := ref.SignerName()
-	listers := []controller.IssuedLister{func(ctx context.Context) ([]trustpolicy.Issued, error) {
+	listers := []certificates.IssuedLister{func(ctx context.Context) ([]trustpolicy.Issued, error) {
 		opts := []client.ListOption{client.MatchingLabels{certpolicy.LabelCached: "true"}, client.UnsafeDisableDeepCopy}
 		if !ref.Cluster {
 			opts = append(opts, client.InNamespace(ref.Namespace))
@@ -119,11 +119,11 @@ func (r *ClusterTrustBundlePublisher) issued(ref issuerpolicy.SignerRef) control
 		var out []trustpolicy.Issued
 		for i := range list.Items {
 			s := &list.Items[i]
-			is, ok := controller.ParseIssued(s.Data[corev1.TLSCertKey])
+			is, ok := certificates.ParseIssued(s.Data[corev1.TLSCertKey])
 			if !ok {
 				continue
 			}
-			if ca, ok := controller.ParseIssued(s.Data["ca.crt"]); ok {
+			if ca, ok := certificates.ParseIssued(s.Data["ca.crt"]); ok {
 				is.Chain = append(append(is.Chain, ca.Certificate), ca.Chain...)
 			}
 			out = append(out, is)
@@ -131,12 +131,12 @@ func (r *ClusterTrustBundlePublisher) issued(ref issuerpolicy.SignerRef) control
 		return out, nil
 	}}
 	if r.CSRs {
-		listers = append(listers, controller.IssuedCSRs(r.Client, signer))
+		listers = append(listers, certificates.IssuedCSRs(r.Client, signer))
 	}
 	if r.PodCertificateRequests {
-		listers = append(listers, controller.IssuedPodCertificates(r.Client, signer))
+		listers = append(listers, certificates.IssuedPodCertificates(r.Client, signer))
 	}
-	return controller.AllIssued(listers...)
+	return certificates.AllIssued(listers...)
 }
 
 // trustAnchor is the certificate a ready ca issuer's certificates verify
@@ -153,7 +153,7 @@ func (r *ClusterTrustBundlePublisher) interval() time.Duration {
 	if r.Interval > 0 {
 		return r.Interval
 	}
-	return controller.DefaultTrustBundleInterval
+	return certificates.DefaultTrustBundleInterval
 }
 
 // issuerRequest is the request of the issuer a signer names.

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
-	csrcontroller "github.com/certplane/certplane/internal/controller"
+	csrcontroller "github.com/certplane/certplane/internal/controller/certificates"
 	"io"
 	"strings"
 	"sync"

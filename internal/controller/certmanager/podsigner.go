@@ -7,7 +7,7 @@ import (
 
 	certv1 "k8s.io/api/certificates/v1"
 
-	csrcontroller "github.com/certplane/certplane/internal/controller"
+	csrcontroller "github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/issuerpolicy"
 	"github.com/certplane/certplane/internal/podcertpolicy"
 )

@@ -1,4 +1,4 @@
-package controller_test
+package certificates_test
 
 import (
 	"context"
@@ -30,7 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/localcp"
 	"github.com/certplane/certplane/internal/trustpolicy"
 	"github.com/certplane/certplane/pkg/pki"
@@ -114,7 +114,7 @@ func onlyBundle(t *testing.T, c client.Reader, signer string, cas ...*x509.Certi
 
 // publish publishes cas for signer, seeing no certificates of old CAs.
 func publish(ctx context.Context, c client.Client, signer string, cas []*x509.Certificate) error {
-	_, err := controller.PublishTrustBundle(ctx, c, signer, cas, nil, time.Now())
+	_, err := certificates.PublishTrustBundle(ctx, c, signer, cas, nil, time.Now())
 	return err
 }
 
@@ -147,15 +147,15 @@ func TestPublishTrustBundleRotation(t *testing.T) {
 		issuedCSR("old", signer, oldLeaf, oldCA.Certificate), issuedCSR("new", signer, newLeaf), pending,
 		issuedCSR("other", "kubernetes.io/kube-apiserver-client", otherLeaf),
 	), w)
-	issued := controller.AllIssued(controller.IssuedCSRs(c, signer), controller.IssuedPodCertificates(c, signer))
+	issued := certificates.AllIssued(certificates.IssuedCSRs(c, signer), certificates.IssuedPodCertificates(c, signer))
 	now := time.Now()
 
-	if _, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}, issued, now); err != nil {
+	if _, err := certificates.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}, issued, now); err != nil {
 		t.Fatal(err)
 	}
 	onlyBundle(t, c, signer, oldCA.Certificate)
 
-	recheck, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, now)
+	recheck, err := certificates.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestPublishTrustBundleRotation(t *testing.T) {
 		t.Errorf("re-check at %s, want %s, when the old CA's last certificate expires", recheck, oldLeaf.NotAfter)
 	}
 	*w = writeCounter{}
-	if _, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, now); err != nil {
+	if _, err := certificates.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, now); err != nil {
 		t.Fatal(err)
 	}
 	if again := onlyBundle(t, c, signer, oldCA.Certificate, newCA.Certificate); w.total() != 0 || again.ResourceVersion != overlap.ResourceVersion {
@@ -172,7 +172,7 @@ func TestPublishTrustBundleRotation(t *testing.T) {
 	}
 
 	// At the old leaf's NotAfter the old CA goes.
-	if recheck, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, oldLeaf.NotAfter); err != nil || !recheck.IsZero() {
+	if recheck, err := certificates.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{newCA.Certificate}, issued, oldLeaf.NotAfter); err != nil || !recheck.IsZero() {
 		t.Fatalf("at the old leaf's NotAfter: re-check %s, %v", recheck, err)
 	}
 	onlyBundle(t, c, signer, newCA.Certificate)
@@ -182,7 +182,7 @@ func TestPublishTrustBundleRotation(t *testing.T) {
 	if err := c.Delete(ctx, issuedCSR("new", signer)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controller.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}, issued, now); err != nil {
+	if _, err := certificates.PublishTrustBundle(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}, issued, now); err != nil {
 		t.Fatal(err)
 	}
 	onlyBundle(t, c, signer, oldCA.Certificate)
@@ -196,29 +196,29 @@ func TestPublishTrustBundleRotation(t *testing.T) {
 	if err := c.Create(ctx, pcr); err != nil {
 		t.Fatal(err)
 	}
-	spiffeIssued := controller.AllIssued(controller.IssuedCSRs(c, spiffeSigner), controller.IssuedPodCertificates(c, spiffeSigner))
-	if _, err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{oldCA.Certificate}, spiffeIssued, now); err != nil {
+	spiffeIssued := certificates.AllIssued(certificates.IssuedCSRs(c, spiffeSigner), certificates.IssuedPodCertificates(c, spiffeSigner))
+	if _, err := certificates.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{oldCA.Certificate}, spiffeIssued, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{newCA.Certificate}, spiffeIssued, now); err != nil {
+	if _, err := certificates.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{newCA.Certificate}, spiffeIssued, now); err != nil {
 		t.Fatal(err)
 	}
 	onlyBundle(t, c, spiffeSigner, oldCA.Certificate, newCA.Certificate)
 	if err := c.Delete(ctx, pcr); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controller.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{newCA.Certificate}, spiffeIssued, now); err != nil {
+	if _, err := certificates.PublishTrustBundle(ctx, c, spiffeSigner, []*x509.Certificate{newCA.Certificate}, spiffeIssued, now); err != nil {
 		t.Fatal(err)
 	}
 	onlyBundle(t, c, spiffeSigner, newCA.Certificate)
 
 	// No current CA: only the old CAs still needed stay, and with none
 	// the bundles go.
-	if _, err := controller.PublishTrustBundle(ctx, c, signer, nil, issued, now); err != nil {
+	if _, err := certificates.PublishTrustBundle(ctx, c, signer, nil, issued, now); err != nil {
 		t.Fatal(err)
 	}
 	onlyBundle(t, c, signer, oldCA.Certificate)
-	if _, err := controller.PublishTrustBundle(ctx, c, signer, nil, issued, oldLeaf.NotAfter); err != nil {
+	if _, err := certificates.PublishTrustBundle(ctx, c, signer, nil, issued, oldLeaf.NotAfter); err != nil {
 		t.Fatal(err)
 	}
 	if got := bundlesOf(t, c, signer); len(got) != 0 {
@@ -230,8 +230,8 @@ func TestPublishTrustBundleRotation(t *testing.T) {
 	if err := publish(ctx, c, signer, []*x509.Certificate{oldCA.Certificate}); err != nil {
 		t.Fatal(err)
 	}
-	r := &controller.ClusterTrustBundlePublisher{
-		Client: c, CAs: map[string]controller.CASource{signer: staticCA{newCA}}, CSRs: true, Interval: time.Hour,
+	r := &certificates.ClusterTrustBundlePublisher{
+		Client: c, CAs: map[string]certificates.CASource{signer: staticCA{newCA}}, CSRs: true, Interval: time.Hour,
 		Now: func() time.Time { return oldLeaf.NotAfter.Add(-3 * time.Second) },
 	}
 	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: signer}})
@@ -290,7 +290,7 @@ func TestPublishTrustBundle(t *testing.T) {
 	onlyBundle(t, c, spiffeSigner, a.Certificate, b.Certificate)
 
 	*w = writeCounter{}
-	if err := controller.RemoveTrustBundles(ctx, c, spiffeSigner); err != nil {
+	if err := certificates.RemoveTrustBundles(ctx, c, spiffeSigner); err != nil {
 		t.Fatal(err)
 	}
 	left := slices.Sorted(maps.Keys(bundlesOf(t, c, spiffeSigner)))
@@ -299,7 +299,7 @@ func TestPublishTrustBundle(t *testing.T) {
 	}
 	onlyBundle(t, c, "kubernetes.io/kubelet-serving", a.Certificate)
 	*w = writeCounter{}
-	if err := controller.RemoveTrustBundles(ctx, c, spiffeSigner); err != nil || w.total() != 0 {
+	if err := certificates.RemoveTrustBundles(ctx, c, spiffeSigner); err != nil || w.total() != 0 {
 		t.Errorf("removing again: %v, %+v; want no write", err, *w)
 	}
 
@@ -317,12 +317,12 @@ func TestClusterTrustBundlePublisher(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	certFile, keyFile, a := writeCA(t, dir, "ca a", time.Now().Add(-time.Hour))
-	f := &controller.FileCA{CertFile: certFile, KeyFile: keyFile}
+	f := &certificates.FileCA{CertFile: certFile, KeyFile: keyFile}
 	other := pkitest.CA(t, "other")
 	c := newFakeClient(t)
-	r := &controller.ClusterTrustBundlePublisher{
+	r := &certificates.ClusterTrustBundlePublisher{
 		Client: c, Interval: 5 * time.Second,
-		CAs: map[string]controller.CASource{spiffeSigner: f, "kubernetes.io/kube-apiserver-client": staticCA{other}},
+		CAs: map[string]certificates.CASource{spiffeSigner: f, "kubernetes.io/kube-apiserver-client": staticCA{other}},
 	}
 	reconcile := func(signer string) (ctrl.Result, error) {
 		return r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: signer}})
@@ -362,12 +362,12 @@ func startAPIServer(t *testing.T) *rest.Config {
 	if testing.Short() {
 		t.Skip("starts kube-apiserver")
 	}
-	binDir, err := filepath.Abs(filepath.Join("..", "..", "bin"))
+	binDir, err := filepath.Abs(filepath.Join("..", "..", "..", "bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(binDir, "kube-apiserver")); err != nil {
-		t.Skip("bin/kube-apiserver missing: run make tools")
+		t.Fatal("bin/kube-apiserver missing: run make tools")
 	}
 	port, err := localcp.FreePort()
 	if err != nil {
@@ -450,7 +450,7 @@ func TestTrustBundlesOnAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	data, err := os.ReadFile(filepath.Join("..", "..", "config", "rbac", "role.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +507,7 @@ func TestTrustBundlesOnAPIServer(t *testing.T) {
 	if err := adminClient.Create(ctx, handMade); err != nil {
 		t.Fatal(err)
 	}
-	if err := controller.RemoveTrustBundles(ctx, c, spiffeSigner); err != nil {
+	if err := certificates.RemoveTrustBundles(ctx, c, spiffeSigner); err != nil {
 		t.Fatal(err)
 	}
 	if left := slices.Sorted(maps.Keys(bundlesOf(t, c, spiffeSigner))); !slices.Equal(left, []string{handMade.Name}) {
@@ -545,9 +545,9 @@ func TestTrustBundlesOnAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&controller.ClusterTrustBundlePublisher{
+	if err := (&certificates.ClusterTrustBundlePublisher{
 		Client: mgr.GetClient(), Interval: time.Second,
-		CAs: map[string]controller.CASource{spiffeSigner: &controller.FileCA{CertFile: certFile, KeyFile: keyFile}},
+		CAs: map[string]certificates.CASource{spiffeSigner: &certificates.FileCA{CertFile: certFile, KeyFile: keyFile}},
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

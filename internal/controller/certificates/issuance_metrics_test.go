@@ -1,4 +1,4 @@
-package controller_test
+package certificates_test
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 )
 
 func TestSignerIssuerKind(t *testing.T) {
@@ -20,7 +20,7 @@ func TestSignerIssuerKind(t *testing.T) {
 		"certplane.io/spiffe":                    "certplane.io/spiffe",
 		"example.com/issuers.cert-manager.io/ca": "example.com/issuers.cert-manager.io/ca",
 	} {
-		if got := controller.SignerIssuerKind(signer); got != want {
+		if got := certificates.SignerIssuerKind(signer); got != want {
 			t.Errorf("SignerIssuerKind(%q) = %q, want %q", signer, got, want)
 		}
 	}
@@ -34,15 +34,15 @@ func TestObserveCSRIssued(t *testing.T) {
 			{Type: certv1.CertificateApproved, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(approved)},
 		}},
 	}
-	if got := controller.CSRApprovedAt(csr); !got.Equal(approved) {
+	if got := certificates.CSRApprovedAt(csr); !got.Equal(approved) {
 		t.Fatalf("CSRApprovedAt = %v, want %v", got, approved)
 	}
-	controller.ObserveCSRIssued(csr, approved.Add(3*time.Second))
+	certificates.ObserveCSRIssued(csr, approved.Add(3*time.Second))
 	// A request never approved is not measured.
-	controller.ObserveCSRIssued(&certv1.CertificateSigningRequest{Spec: csr.Spec}, approved)
+	certificates.ObserveCSRIssued(&certv1.CertificateSigningRequest{Spec: csr.Spec}, approved)
 
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(controller.IssuanceMetrics()...)
+	reg.MustRegister(certificates.IssuanceMetrics()...)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

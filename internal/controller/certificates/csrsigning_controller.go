@@ -1,7 +1,7 @@
 // Package controller holds certplane's controller-runtime reconcilers, one
 // per file. Each fetches, asks internal/csrpolicy what to do, and writes the
 // result; the decisions themselves live there as pure functions.
-package controller
+package certificates
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package controller_test
+package certificates_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/csrpolicy"
 	"github.com/certplane/certplane/pkg/pki"
 	"github.com/certplane/certplane/pkg/pki/pkitest"
@@ -35,7 +35,7 @@ func writeCA(t *testing.T, dir, name string, mtime time.Time) (string, string, *
 func TestFileCAReloadsChangedFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, first := writeCA(t, dir, "first", time.Now().Add(-time.Hour))
-	f := &controller.FileCA{CertFile: certFile, KeyFile: keyFile}
+	f := &certificates.FileCA{CertFile: certFile, KeyFile: keyFile}
 	got, err := f.CA()
 	if err != nil || got.Certificate.Subject.CommonName != "first" {
 		t.Fatalf("first load: %v %v", got, err)
@@ -62,18 +62,18 @@ func TestSigningFiles(t *testing.T) {
 	certFile, keyFile, _ := writeCA(t, dir, "ca", time.Now())
 	tests := []struct {
 		name    string
-		files   controller.SigningFiles
+		files   certificates.SigningFiles
 		signers int
 		wantErr string
 	}{
-		{"none", controller.SigningFiles{}, 0, ""},
-		{"general pair", controller.SigningFiles{CertFile: certFile, KeyFile: keyFile}, 4, ""},
-		{"cert without key", controller.SigningFiles{CertFile: certFile}, 0, "go together"},
-		{"one signer", controller.SigningFiles{PerSigner: map[string][2]string{csrpolicy.KubeletServing: {certFile, keyFile}}}, 1, ""},
-		{"per-signer half pair", controller.SigningFiles{PerSigner: map[string][2]string{csrpolicy.KubeletServing: {certFile, ""}}}, 0, "go together"},
-		{"mixed", controller.SigningFiles{CertFile: certFile, KeyFile: keyFile, PerSigner: map[string][2]string{csrpolicy.KubeletServing: {certFile, keyFile}}}, 0, "at the same time"},
-		{"missing file", controller.SigningFiles{CertFile: filepath.Join(dir, "nope.crt"), KeyFile: keyFile}, 0, "nope.crt: no such file"},
-		{"key of another CA", controller.SigningFiles{CertFile: certFile, KeyFile: otherKey(t)}, 0, "does not match"},
+		{"none", certificates.SigningFiles{}, 0, ""},
+		{"general pair", certificates.SigningFiles{CertFile: certFile, KeyFile: keyFile}, 4, ""},
+		{"cert without key", certificates.SigningFiles{CertFile: certFile}, 0, "go together"},
+		{"one signer", certificates.SigningFiles{PerSigner: map[string][2]string{csrpolicy.KubeletServing: {certFile, keyFile}}}, 1, ""},
+		{"per-signer half pair", certificates.SigningFiles{PerSigner: map[string][2]string{csrpolicy.KubeletServing: {certFile, ""}}}, 0, "go together"},
+		{"mixed", certificates.SigningFiles{CertFile: certFile, KeyFile: keyFile, PerSigner: map[string][2]string{csrpolicy.KubeletServing: {certFile, keyFile}}}, 0, "at the same time"},
+		{"missing file", certificates.SigningFiles{CertFile: filepath.Join(dir, "nope.crt"), KeyFile: keyFile}, 0, "nope.crt: no such file"},
+		{"key of another CA", certificates.SigningFiles{CertFile: certFile, KeyFile: otherKey(t)}, 0, "does not match"},
 	}
 	for _, tt := range tests {
 		cas, err := tt.files.CAs()

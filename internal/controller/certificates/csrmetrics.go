@@ -1,4 +1,4 @@
-package controller
+package certificates
 
 // RecordCSRSigned counts a certificate issued for a CertificateSigningRequest
 // (certplane_csr_signed_total), whichever controller signed it.

@@ -1,4 +1,4 @@
-package controller_test
+package certificates_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	"github.com/certplane/certplane/internal/controller"
+	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/csrpolicy"
 	"github.com/certplane/certplane/pkg/pki"
 	"github.com/certplane/certplane/pkg/pki/pkitest"
@@ -85,9 +85,9 @@ func TestCSRSigning(t *testing.T) {
 			csr := approvedCSR(t, tt.name, tt.req)
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(csr).WithStatusSubresource(csr).Build()
 			events := &recordedEvents{}
-			r := &controller.CSRSigningReconciler{
+			r := &certificates.CSRSigningReconciler{
 				Reader: c, Status: c.Status(), Events: events,
-				CAs: map[string]controller.CASource{csrpolicy.KubeAPIServerClient: staticCA{pkitest.CA(t, "cluster CA")}},
+				CAs: map[string]certificates.CASource{csrpolicy.KubeAPIServerClient: staticCA{pkitest.CA(t, "cluster CA")}},
 			}
 			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Name: tt.name}}); err != nil {
 				t.Fatal(err)
