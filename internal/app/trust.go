@@ -68,16 +68,21 @@ func setupTrust(mgr ctrl.Manager, o Options, enabled Controllers) error {
 		return err
 	}
 	onlyTargets := labels.NewSelector().Add(*labelled)
+	noCopy := true
 	targets, err := cache.New(mgr.GetConfig(), cache.Options{
 		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
 		// Targets keep their managed fields: they tell whether anyone
 		// changed a key since the controller's apply. Namespaces do not.
+		// Lists hand out the cached objects themselves, not copies: the
+		// reconciler only reads them, and a copy of a thousand targets'
+		// metadata per reconcile would be garbage at once.
 		ByObject: map[client.Object]cache.ByObject{
-			trust.Metadata("ConfigMap"): {Label: onlyTargets, Transform: keep},
-			trust.Metadata("Secret"):    {Label: onlyTargets, Transform: keep},
+			trust.Metadata("ConfigMap"): {Label: onlyTargets, Transform: keep, UnsafeDisableDeepCopy: &noCopy},
+			trust.Metadata("Secret"):    {Label: onlyTargets, Transform: keep, UnsafeDisableDeepCopy: &noCopy},
 		},
-		DefaultTransform:            cache.TransformStripManagedFields(),
-		ReaderFailOnMissingInformer: true,
+		DefaultUnsafeDisableDeepCopy: &noCopy,
+		DefaultTransform:             cache.TransformStripManagedFields(),
+		ReaderFailOnMissingInformer:  true,
 	})
 	if err != nil {
 		return fmt.Errorf("the Bundle targets' cache: %w", err)

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,7 +44,33 @@ var bundleTargetsGVR = schema.GroupVersionResource{Version: "v1", Resource: "con
 func runBundleScenario(b *testing.B, n int) {
 	b.StopTimer()
 	data := b.TempDir()
-	up := startUp(b, data, freePort(b))
+	// CERTPLANE_BENCH_HEAP=FILE saves certplane's heap profiles once the
+	// targets are written (FILE.written) and once they are updated
+	// (FILE.updated).
+	var extra []string
+	heapFile, pprofPort := os.Getenv("CERTPLANE_BENCH_HEAP"), 0
+	if heapFile != "" {
+		pprofPort = freePort(b)
+		extra = append(extra, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
+	}
+	saveHeap := func(suffix string) {
+		if heapFile == "" {
+			return
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", pprofPort))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		p, err := io.ReadAll(resp.Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(heapFile+"."+suffix, p, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	up := startUp(b, data, freePort(b), extra...)
 	admin := filepath.Join(data, "admin.conf")
 	cfg, err := clientcmd.BuildConfigFromFlags("", admin)
 	if err != nil {
@@ -106,6 +134,7 @@ func runBundleScenario(b *testing.B, n int) {
 	}
 	defer w.Stop()
 	hashes := map[string]string{}
+	var firstSeen time.Time // the first target event of a phase
 	// pump applies the watch's events to hashes until cond holds.
 	pump := func(what string, cond func() bool) {
 		b.Helper()
@@ -120,6 +149,9 @@ func runBundleScenario(b *testing.B, n int) {
 					b.Fatalf("watch: %v", ev.Object)
 				}
 				m := ev.Object.(*metav1.PartialObjectMetadata)
+				if firstSeen.IsZero() {
+					firstSeen = time.Now()
+				}
 				if ev.Type == watch.Deleted {
 					delete(hashes, m.Namespace)
 				} else {
@@ -160,11 +192,12 @@ spec:
 	cpuBefore := cpuOf(b, data)
 
 	b.StartTimer()
-	start = time.Now()
+	start, firstSeen = time.Now(), time.Time{}
 	mustKubectl(b, admin, "apply", "-f", f)
 	waitTargets("all written", func(h string) bool { return h != "" })
 	written := time.Since(start)
 	b.StopTimer()
+	b.Logf("first target %.2fs after the Bundle's creation, all %d after %.2fs", firstSeen.Sub(start).Seconds(), n, written.Seconds())
 	peak := peakRSS(b, pid)
 	cpuWrite := cpuSince(b, data, cpuBefore)
 	first := ""
@@ -194,6 +227,7 @@ spec:
 		pump("barrier "+name+" removed", func() bool { _, ok := hashes[name]; return !ok })
 	}
 	barrier("barrier-1")
+	saveHeap("written")
 	writesWrite := writesSince(apiWrites(b, cs), writesBefore)
 	applies1 := writesWrite["APPLY configmaps/"] - 1 // less the barrier's
 
@@ -201,15 +235,17 @@ spec:
 	writesBefore = apiWrites(b, cs)
 	cpuBefore = cpuOf(b, data)
 	b.StartTimer()
-	start = time.Now()
+	start, firstSeen = time.Now(), time.Time{}
 	if _, err := cs.CoreV1().ConfigMaps("cert-manager").Update(ctx, source("company CA 2"), metav1.UpdateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	waitTargets("all updated", func(h string) bool { return h != first })
 	updated := time.Since(start)
 	b.StopTimer()
+	b.Logf("first target updated %.2fs after the source change, all %d after %.2fs", firstSeen.Sub(start).Seconds(), n, updated.Seconds())
 	cpuUpdate := cpuSince(b, data, cpuBefore)
 	barrier("barrier-2")
+	saveHeap("updated")
 	writesUpdate := writesSince(apiWrites(b, cs), writesBefore)
 	applies2 := writesUpdate["APPLY configmaps/"] - 1
 	peakAll := peakRSS(b, pid)
@@ -223,6 +259,7 @@ spec:
 	if err != nil {
 		b.Fatal(err)
 	}
+	cpuBefore = cpuOf(b, data)
 	start = time.Now()
 	if err := parallelN(n, 16, func(i int) error {
 		_, err := cs.CoreV1().ConfigMaps("raw").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("raw-%04d", i)},
@@ -232,6 +269,7 @@ spec:
 		b.Fatal(err)
 	}
 	raw := time.Since(start)
+	cpuRaw := cpuSince(b, data, cpuBefore)
 
 	b.Logf("bundle of %d bytes; raw creates of ConfigMaps that size, 16 at a time: %d in %.2fs", len(target.Data["ca-certificates.crt"]), n, raw.Seconds())
 	b.Logf("writes while writing the targets (a barrier namespace's target included):\n  %s", formatWriteCounts(writesWrite))
@@ -240,6 +278,7 @@ spec:
 		mebibytes(baseline), mebibytes(peak), mebibytes(peakAll))
 	b.Logf("CPU while writing the targets: %s", cpuWrite)
 	b.Logf("CPU after the source change: %s", cpuUpdate)
+	b.Logf("CPU during the raw creates: %s", cpuRaw)
 	if applies2 != float64(n) {
 		b.Errorf("%.0f target writes after one source change, want %d (one per target)", applies2, n)
 	}

@@ -66,7 +66,8 @@ type BundleReconciler struct {
 	Reader client.Reader
 	// Sources reads ConfigMaps and Secrets of the trust namespace.
 	Sources client.Reader
-	// Targets reads the metadata of targets and of namespaces.
+	// Targets reads the metadata of targets and of namespaces. Its
+	// objects may be the cache's own: they are read, never modified.
 	Targets client.Reader
 	// Live reads one target's metadata from the apiserver.
 	Live   client.Reader
