@@ -103,7 +103,9 @@ func setupTrust(mgr ctrl.Manager, o Options, enabled Controllers) error {
 	}
 	defaults, err := loadDefaultCAs(defaultCAsFile, dpkgStatusFile)
 	if err != nil {
-		return err
+		// Only Bundles with useDefaultCAs need it: they report
+		// SourceNotFound, the other controllers run.
+		ctrl.Log.WithName("bundles").Error(err, "no default CAs for useDefaultCAs")
 	}
 	core, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 	if err != nil {

@@ -144,3 +144,14 @@ func Build(inputs []Input, o Options) (*Bundle, error) {
 	b.PEM = text.String()
 	return b, nil
 }
+
+// FirstExpiry is when the first of the bundle's certificates expires.
+func (b *Bundle) FirstExpiry() time.Time {
+	var first time.Time
+	for _, c := range b.Certificates {
+		if first.IsZero() || c.NotAfter.Before(first) {
+			first = c.NotAfter
+		}
+	}
+	return first
+}

@@ -112,6 +112,15 @@ func TestBuild(t *testing.T) {
 			if got.PEM != pemOf(c.want...) {
 				t.Errorf("PEM text is not the certificates in order:\n%s", got.PEM)
 			}
+			first := c.want[0].NotAfter
+			for _, w := range c.want {
+				if w.NotAfter.Before(first) {
+					first = w.NotAfter
+				}
+			}
+			if !got.FirstExpiry().Equal(first) {
+				t.Errorf("FirstExpiry %s, want %s", got.FirstExpiry(), first)
+			}
 		})
 	}
 }

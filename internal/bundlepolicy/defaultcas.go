@@ -81,7 +81,7 @@ func DebianPackageVersion(status []byte, pkg string) string {
 // CA bundle it is SourceNotFound, as in trust-manager.
 func DefaultCAsInput(d *DefaultCAs) (Input, error) {
 	if d == nil || len(d.PEM) == 0 {
-		return Input{}, notFound("useDefaultCAs: this controller has no default CA bundle (Debian's ca-certificates, /etc/ssl/certs/ca-certificates.crt, is not installed)")
+		return Input{}, notFound("useDefaultCAs: this controller has no default CA bundle (Debian's ca-certificates, /etc/ssl/certs/ca-certificates.crt, is not installed or could not be read: see its log)")
 	}
 	return Input{Source: "the default CAs (" + d.Version + ")", Data: d.PEM}, nil
 }

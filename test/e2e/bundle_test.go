@@ -424,6 +424,24 @@ spec:
 		}
 	})
 
+	t.Run("with --filter-expired-certificates a certificate leaves when it expires", func(t *testing.T) {
+		soon := pkitest.CAAt(t, "soon", time.Now().Add(-time.Hour), time.Hour+8*time.Second).Certificate
+		mustApply(t, admin, fmt.Sprintf(`apiVersion: trust.cert-manager.io/v1alpha1
+kind: Bundle
+metadata: {name: expiring}
+spec:
+  sources:
+  - inLine: |
+%s
+  target:
+    namespaceSelector: {matchLabels: {team: a}}
+    configMap: {key: ca.crt}
+`, indent(pemText(b, soon), "      ")))
+		waitTarget(t, cs, "ConfigMap", "team-a", "expiring", "ca.crt", sortedSet([]*x509.Certificate{b, soon}))
+		// Nothing else changes: the controller looks again at the expiry.
+		waitTarget(t, cs, "ConfigMap", "team-a", "expiring", "ca.crt", certSet([]*x509.Certificate{b}))
+	})
+
 	t.Run("a source change reaches every target", func(t *testing.T) {
 		defaults, _ := defaultCAs(t)
 		r2 := ca("R2")

@@ -166,7 +166,12 @@ func (r *BundleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if sel := b.Spec.Target.NamespaceSelector; sel != nil {
 		msg = "Bundle synced to the namespaces matching " + metav1.FormatLabelSelector(sel)
 	}
-	return ctrl.Result{}, r.setStatus(ctx, b, metav1.ConditionTrue, trustv1alpha1.ReasonSynced, msg, version)
+	var res ctrl.Result
+	if r.FilterExpired {
+		// Look again when the first certificate expires, to drop it.
+		res.RequeueAfter = bundle.FirstExpiry().Sub(r.now()) + time.Second
+	}
+	return res, r.setStatus(ctx, b, metav1.ConditionTrue, trustv1alpha1.ReasonSynced, msg, version)
 }
 
 // inputs reads every source of b, with the default CAs' version when b
