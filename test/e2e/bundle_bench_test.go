@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -338,23 +337,6 @@ func cpuSince(b *testing.B, data string, before map[string]time.Duration) string
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
-}
-
-// residentBytes is a process's resident set size in bytes.
-func residentBytes(b *testing.B, pid int) int64 {
-	b.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmRSS in /proc status")
-	return 0
 }
 
 // resetPeakRSS sets a process's high-water mark (VmHWM) back to its

@@ -332,18 +332,24 @@ func processCPU(b *testing.B, pid int) time.Duration {
 }
 
 // peakRSS is a process's high-water resident set size in bytes.
-func peakRSS(b *testing.B, pid int) int64 {
+func peakRSS(b *testing.B, pid int) int64 { return procStatusBytes(b, pid, "VmHWM") }
+
+// residentBytes is a process's resident set size in bytes.
+func residentBytes(b *testing.B, pid int) int64 { return procStatusBytes(b, pid, "VmRSS") }
+
+// procStatusBytes reads a memory field (in kB) of /proc/PID/status, in bytes.
+func procStatusBytes(b *testing.B, pid int, field string) int64 {
 	b.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, field+":") {
 			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
 			return kb << 10
 		}
 	}
-	b.Fatal("no VmHWM in /proc status")
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }

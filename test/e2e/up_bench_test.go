@@ -39,28 +39,14 @@ func BenchmarkUp(b *testing.B) {
 // componentRSS is the resident memory (kB) of certplane up (pid) and of
 // each component it started for data.
 func componentRSS(b *testing.B, data string, pid int) map[string]float64 {
-	out := map[string]float64{"certplane": vmRSS(b, pid)}
+	out := map[string]float64{"certplane": float64(residentBytes(b, pid)) / 1024}
 	for _, p := range processesFor(data) {
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "cmdline"))
 		name := filepath.Base(strings.SplitN(string(cmdline), "\x00", 2)[0])
 		if name == "certplane" {
 			continue
 		}
-		out[name] += vmRSS(b, p)
+		out[name] += float64(residentBytes(b, p)) / 1024
 	}
 	return out
-}
-
-func vmRSS(b *testing.B, pid int) float64 {
-	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb
-		}
-	}
-	return 0
 }
