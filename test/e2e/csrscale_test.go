@@ -33,8 +33,8 @@ type controllerProcess struct {
 }
 
 // startController runs the controller with its probes on probePort and its
-// metrics on metricsPort.
-func startController(t *testing.T, kubeconfig, caCert, caKey string, probePort, metricsPort int) *controllerProcess {
+// metrics on metricsPort, and extra flags.
+func startController(t *testing.T, kubeconfig, caCert, caKey string, probePort, metricsPort int, extra ...string) *controllerProcess {
 	t.Helper()
 	logFile, err := os.CreateTemp(t.TempDir(), "controller-*.log")
 	if err != nil {
@@ -43,6 +43,7 @@ func startController(t *testing.T, kubeconfig, caCert, caKey string, probePort, 
 	cmd := exec.Command(certplane, "controller", "--kubeconfig", kubeconfig, "--enable-kubernetes-signers",
 		"--cluster-signing-cert-file", caCert, "--cluster-signing-key-file", caKey, "--leader-elect=false",
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(metricsPort), "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(probePort))
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -164,7 +165,10 @@ func TestControllerAtScaleAndRestart(t *testing.T) {
 
 	const n = 200
 	port, metricsPort := freePort(t), freePort(t)
-	first := startController(t, ctrlKubeconfig, caCert, caKey, port, metricsPort)
+	// The first controller is held to 25 requests a second, so that it is
+	// killed with part of the work done: unthrottled, it signs all 200
+	// before the test can see a quarter of them.
+	first := startController(t, ctrlKubeconfig, caCert, caKey, port, metricsPort, "--kube-api-qps", "25", "--kube-api-burst", "5")
 	reqs := make([]*certv1.CertificateSigningRequest, n)
 	for i := range reqs {
 		reqs[i] = newRequest(t, fmt.Sprintf("scale-%03d", i), fmt.Sprintf("user-%03d", i))
@@ -198,6 +202,9 @@ func TestControllerAtScaleAndRestart(t *testing.T) {
 	first.kill()
 	before = issued() // what was issued when the controller died
 	t.Logf("%d of %d issued when the controller was killed", len(before), n)
+	if len(before) == n {
+		t.Fatal("every request was issued before the controller was killed: the restart was not tested")
+	}
 
 	second := startController(t, ctrlKubeconfig, caCert, caKey, port, metricsPort)
 	var after map[string]string
