@@ -392,6 +392,12 @@ spec:
 	mustKubectl(t, admin, "create", "rolebinding", "viewer", "-n", "team-a", "--clusterrole=view", "--serviceaccount=team-a:viewer")
 	mustKubectl(t, admin, "create", "serviceaccount", "auditor", "-n", "team-b")
 	mustKubectl(t, admin, "create", "clusterrolebinding", "web-e2e-auditor", "--clusterrole=view", "--serviceaccount=team-b:auditor")
+	// view covers cert-manager.io once kube-controller-manager has
+	// aggregated cert-manager's roles into it, a moment after up.
+	waitFor(t, 60*time.Second, "the view role to cover Certificates", func() bool {
+		return strings.TrimSpace(kubectl(t, admin, "auth", "can-i", "list", "certificates.cert-manager.io", "-n", "team-b",
+			"--as", "system:serviceaccount:team-b:auditor").stdout) == "yes"
+	})
 	viewer := strings.TrimSpace(mustKubectl(t, admin, "create", "token", "viewer", "-n", "team-a"))
 	auditor := strings.TrimSpace(mustKubectl(t, admin, "create", "token", "auditor", "-n", "team-b"))
 
