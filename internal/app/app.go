@@ -206,7 +206,8 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
-	served, err := certManagerServed(cfg)
+	// Without the cert-manager.io CRDs only the certificates.k8s.io controllers run.
+	served, err := resourceServed(cfg, cmv1.GroupVersion.String(), "certificates")
 	if err != nil {
 		return nil, err
 	}
@@ -356,18 +357,4 @@ func resourceServed(cfg *rest.Config, groupVersion, resource string) (bool, erro
 		}
 	}
 	return false, nil
-}
-
-// certManagerServed reports whether the cluster serves cert-manager.io/v1:
-// without its CRDs, only the CSR controllers run.
-func certManagerServed(cfg *rest.Config) (bool, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return false, err
-	}
-	_, err = dc.ServerResourcesForGroupVersion(cmv1.GroupVersion.String())
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
 }
