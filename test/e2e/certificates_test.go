@@ -176,7 +176,13 @@ spec:
 		if got := certField(t, admin, "sandbox", "service-a", "{.status.revision}"); got != "1" {
 			t.Errorf("revision = %q", got)
 		}
-		events := mustKubectl(t, admin, "get", "events", "-n", "sandbox", "--field-selector", "involvedObject.name=service-a", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}")
+		// Events are sent asynchronously: wait for the issuance's, then
+		// check there is exactly one.
+		var events string
+		waitFor(t, 30*time.Second, "service-a's Issuing event", func() bool {
+			events = mustKubectl(t, admin, "get", "events", "-n", "sandbox", "--field-selector", "involvedObject.name=service-a", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}")
+			return strings.Contains(events, "Issuing")
+		})
 		if strings.Count(events, "Issuing") != 1 {
 			t.Errorf("events of service-a: %q, want one Issuing", events)
 		}
