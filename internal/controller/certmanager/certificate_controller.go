@@ -302,12 +302,15 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 		return ctrl.Result{}, err
 	}
 	issuedTotal.WithLabelValues(issuerKind(iss.Spec), d.Reason).Inc()
+	// The Secret holds the new certificate now: say so even if the status
+	// update below conflicts, because the retry finds the Secret current
+	// and has nothing left to issue.
+	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
+		"The certificate has been successfully issued (revision %d, serial %s): %s", revision, leaf.SerialNumber.Text(16), d.Message)
 	if err := r.ready(ctx, crt, leaf, revision, now); err != nil {
 		return ctrl.Result{}, err
 	}
 	observeIssued(crt, now)
-	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
-		"The certificate has been successfully issued (revision %d, serial %s): %s", revision, leaf.SerialNumber.Text(16), d.Message)
 	return r.requeueAt(crt, leaf, now), nil
 }
 

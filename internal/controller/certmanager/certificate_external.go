@@ -238,14 +238,15 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 		return ctrl.Result{}, err
 	}
 	issuedTotal.WithLabelValues("external", d.Reason).Inc()
+	// Sent before the status update, whose retry would find nothing to issue.
+	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
+		"The certificate has been successfully issued (revision %d, serial %s) by %s %q", revision, chain[0].SerialNumber.Text(16), crt.Spec.IssuerRef.Kind, crt.Spec.IssuerRef.Name)
 	next := crt.DeepCopy()
 	next.Status.NextPrivateKeySecretName = nil
 	if err := r.ready(ctx, next, chain[0], revision, now); err != nil {
 		return ctrl.Result{}, err
 	}
 	observeIssued(crt, now)
-	r.Events.Eventf(crt, nil, corev1.EventTypeNormal, reasonIssuing, "Issue",
-		"The certificate has been successfully issued (revision %d, serial %s) by %s %q", revision, chain[0].SerialNumber.Text(16), crt.Spec.IssuerRef.Kind, crt.Spec.IssuerRef.Name)
 	if err := r.deleteNextKeys(ctx, crt); err != nil {
 		return ctrl.Result{}, err
 	}
