@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds the pinned development tools into bin/ from Go modules.
+# Builds the pinned development tools into bin/ from Go modules, and installs
+# the Debian packages the tests run (chromium, pebble, BIND) when missing.
 # Idempotent: a tool whose binary and version stamp are present is skipped,
 # so a second run takes well under a second.
 #
-# usage: hack/tools.sh [tool...]   (default: all)
+# usage: hack/tools.sh [tool...]   (default: all; "debian" is every Debian
+# package, each of which can also be named alone)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,28 +61,57 @@ build_golangci_lint() {
 	stamp golangci-lint "$GOLANGCI_LINT_VERSION"
 }
 
-# chromium is Debian's package, for the web view's tests in a real browser:
-# installed with apt-get when running as root, else named in one line.
-install_chromium() {
-	command -v chromium >/dev/null 2>&1 && return
+# Debian's packages for the tests that drive real programs: chromium for the
+# web view's tests in a real browser; pebble (an ACME server) and BIND
+# (named, tsig-keygen, nsupdate, dig) for the ACME tests. They are gathered
+# while the tools are walked and installed at the end, only those missing, in
+# one apt-get call when running as root, else named in one line.
+debian=()
+
+# want_debian PACKAGE...: asks for Debian packages.
+want_debian() { debian+=("$@"); }
+
+# debian_present PACKAGE: true when the files the tests use from PACKAGE are
+# there.
+debian_present() {
+	case "$1" in
+	chromium) command -v chromium >/dev/null 2>&1 ;;
+	pebble) [ -x /usr/bin/pebble ] ;;
+	bind9) [ -x /usr/sbin/named ] && [ -x /usr/sbin/tsig-keygen ] ;;
+	bind9-utils) [ -x /usr/bin/named-checkconf ] ;;
+	bind9-dnsutils) [ -x /usr/bin/nsupdate ] && [ -x /usr/bin/dig ] ;;
+	*) return 1 ;;
+	esac
+}
+
+install_debian() {
+	[ ${#debian[@]} -gt 0 ] || return 0
+	local missing=() p
+	for p in "${debian[@]}"; do
+		case " ${missing[*]-} " in *" $p "*) continue ;; esac
+		debian_present "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
 	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-		echo "hack/tools.sh: the web view's tests need Chromium: install the Debian package chromium (sudo apt-get update && sudo apt-get install -y chromium)" >&2
-		return
+		echo "hack/tools.sh: the web view's and ACME tests need Debian packages: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+		return 0
 	fi
-	echo "installing chromium (apt-get)"
+	echo "installing ${missing[*]} (apt-get)"
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kube-controller-manager kubectl controller-gen golangci-lint chromium)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kube-controller-manager kubectl controller-gen golangci-lint debian)
 for t in "${tools[@]}"; do
 	case "$t" in
 	kube-apiserver | kube-controller-manager | kubectl) build_kube "$t" ;;
 	etcd) build_etcd ;;
 	controller-gen) build_controller_gen ;;
 	golangci-lint) build_golangci_lint ;;
-	chromium) install_chromium ;;
+	debian) want_debian chromium pebble bind9 bind9-utils bind9-dnsutils ;;
+	chromium | pebble | bind9 | bind9-utils | bind9-dnsutils) want_debian "$t" ;;
 	*) echo "hack/tools.sh: unknown tool $t" >&2; exit 2 ;;
 	esac
 done
+install_debian
