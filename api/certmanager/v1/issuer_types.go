@@ -153,57 +153,281 @@ type VenafiIssuer struct {
 	NGTS *runtime.RawExtension `json:"ngts,omitempty"`
 }
 
-// ACMEIssuer obtains certificates from an ACME server. Accepted; not yet
-// implemented.
+// ACMEIssuer obtains certificates from an ACME server (RFC 8555), such as
+// Let's Encrypt, as cert-manager's acme issuer does.
 // +kubebuilder:validation:XValidation:rule=`size(self.?caBundle.orValue(b"")) == 0 || !self.?skipTLSVerify.orValue(false)`,message="caBundle and skipTLSVerify are mutually exclusive and cannot both be set",fieldPath=".caBundle"
 // +kubebuilder:validation:XValidation:rule=`self.privateKeySecretRef.name != ""`,message="private key secret name is a required field",fieldPath=".privateKeySecretRef.name"
 type ACMEIssuer struct {
+	// Email is the account's contact, sent as mailto:<email>.
 	// +optional
 	Email string `json:"email,omitempty"`
+	// Server is the ACME server's directory URL.
 	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="acme server URL is a required field"
 	Server string `json:"server"`
+	// PreferredChain picks, among the chains the server offers, the first
+	// whose root-most issuer has this common name.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	PreferredChain string `json:"preferredChain,omitempty"`
+	// CABundle is the PEM of the CAs the server's TLS certificate is
+	// checked against; the system's when empty.
 	// +optional
 	CABundle []byte `json:"caBundle,omitempty"`
+	// SkipTLSVerify turns off the check of the server's TLS certificate.
 	// +optional
 	SkipTLSVerify bool `json:"skipTLSVerify,omitempty"`
+	// ExternalAccountBinding binds the ACME account to an account the CA
+	// already knows.
 	// +optional
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:validation:Type=object
-	ExternalAccountBinding *runtime.RawExtension `json:"externalAccountBinding,omitempty"`
-	PrivateKey             SecretKeySelector     `json:"privateKeySecretRef"`
+	ExternalAccountBinding *ACMEExternalAccountBinding `json:"externalAccountBinding,omitempty"`
+	// PrivateKey is the Secret holding the account's private key (key
+	// tls.key by default); an RSA 2048 key is generated when it is missing.
+	PrivateKey SecretKeySelector `json:"privateKeySecretRef"`
 	// Solvers are the HTTP-01 and DNS-01 challenge solvers.
 	// +optional
 	// +listType=atomic
 	Solvers []ACMEChallengeSolver `json:"solvers,omitempty"`
+	// DisableAccountKeyGeneration makes a missing account key an error
+	// instead of generating one.
 	// +optional
 	DisableAccountKeyGeneration bool `json:"disableAccountKeyGeneration,omitempty"`
+	// EnableDurationFeature asks the server for the requested duration.
 	// +optional
 	EnableDurationFeature bool `json:"enableDurationFeature,omitempty"`
+	// Profile is the ACME certificate profile to ask for.
 	// +optional
 	Profile string `json:"profile,omitempty"`
 }
 
+// ACMEExternalAccountBinding is an external account binding (RFC 8555
+// section 7.3.4): a key id and an HMAC key the CA issued.
+type ACMEExternalAccountBinding struct {
+	// KeyID is the key id the CA gave.
+	KeyID string `json:"keyID"`
+	// KeySecretRef names the Secret entry holding the HMAC key, encoded as
+	// unpadded base64url.
+	KeySecretRef SecretKeySelector `json:"keySecretRef"`
+	// KeyAlgorithm is deprecated and ignored: the binding is signed with
+	// HS256, as cert-manager does.
+	// +optional
+	// +kubebuilder:validation:Enum=HS256;HS384;HS512
+	KeyAlgorithm string `json:"keyAlgorithm,omitempty"`
+}
+
 // ACMEChallengeSolver picks a challenge type and its provider for the
 // names its selector matches.
+// +kubebuilder:validation:XValidation:rule=`[has(self.http01), has(self.dns01)].filter(x, x).size() == 1`,message="exactly one of http01 and dns01 must be set in a solver"
 type ACMEChallengeSolver struct {
+	// Selector chooses the names this solver is used for; none means all.
+	// +optional
+	Selector *CertificateDNSNameSelector `json:"selector,omitempty"`
+	// HTTP01 solves challenges by serving a token over HTTP.
+	// +optional
+	HTTP01 *ACMEChallengeSolverHTTP01 `json:"http01,omitempty"`
+	// DNS01 solves challenges with a TXT record.
+	// +optional
+	DNS01 *ACMEChallengeSolverDNS01 `json:"dns01,omitempty"`
+	// WaitInsteadOfSelfCheck skips the self-check and waits this long after
+	// presenting before asking the server to validate.
+	// +optional
+	WaitInsteadOfSelfCheck *metav1.Duration `json:"waitInsteadOfSelfCheck,omitempty"`
+}
+
+// CertificateDNSNameSelector selects names by the Certificate's labels, by
+// exact name, or by zone.
+type CertificateDNSNameSelector struct {
+	// MatchLabels must all be labels of the Certificate (and so of its
+	// request and Order).
+	// +optional
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	// DNSNames are names this solver is for, exactly.
+	// +optional
+	// +listType=atomic
+	DNSNames []string `json:"dnsNames,omitempty"`
+	// DNSZones are zones whose names (and subdomains) this solver is for;
+	// the most specific match wins.
+	// +optional
+	// +listType=atomic
+	DNSZones []string `json:"dnsZones,omitempty"`
+}
+
+// ACMEChallengeSolverHTTP01 routes the HTTP-01 token path to the solver:
+// through an Ingress or a Gateway API HTTPRoute.
+// +kubebuilder:validation:XValidation:rule=`[has(self.ingress), has(self.gatewayHTTPRoute)].filter(x, x).size() == 1`,message="exactly one of ingress and gatewayHTTPRoute must be set"
+type ACMEChallengeSolverHTTP01 struct {
+	// +optional
+	Ingress *ACMEChallengeSolverHTTP01Ingress `json:"ingress,omitempty"`
+	// +optional
+	GatewayHTTPRoute *ACMEChallengeSolverHTTP01GatewayHTTPRoute `json:"gatewayHTTPRoute,omitempty"`
+}
+
+// ACMEChallengeSolverHTTP01Ingress is the Ingress that routes a challenge's
+// path to the solver.
+// +kubebuilder:validation:XValidation:rule=`[has(self.ingressClassName), has(self.__class__), has(self.name)].filter(x, x).size() <= 1`,message="only one of 'ingressClassName', 'name' or 'class' should be specified"
+type ACMEChallengeSolverHTTP01Ingress struct {
+	// ServiceType is kept for cert-manager's manifests; certplane's solver
+	// is one Service for all challenges.
+	// +optional
+	ServiceType string `json:"serviceType,omitempty"`
+	// IngressClassName is the new Ingress's spec.ingressClassName.
+	// +optional
+	IngressClassName *string `json:"ingressClassName,omitempty"`
+	// Class is the new Ingress's kubernetes.io/ingress.class annotation.
+	// +optional
+	Class *string `json:"class,omitempty"`
+	// Name is an existing Ingress to add the challenge's path to.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// PodTemplate is kept for cert-manager's manifests: certplane runs no
+	// solver Pods.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
-	Selector *runtime.RawExtension `json:"selector,omitempty"`
+	PodTemplate *runtime.RawExtension `json:"podTemplate,omitempty"`
+	// IngressTemplate adds labels and annotations to the new Ingress.
+	// +optional
+	IngressTemplate *ACMEChallengeSolverHTTP01IngressTemplate `json:"ingressTemplate,omitempty"`
+}
+
+// ACMEChallengeSolverHTTP01IngressTemplate is metadata for solver Ingresses.
+type ACMEChallengeSolverHTTP01IngressTemplate struct {
+	// +optional
+	Metadata ObjectMetaTemplate `json:"metadata,omitempty"`
+}
+
+// ObjectMetaTemplate is the labels and annotations to add to an object.
+type ObjectMetaTemplate struct {
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// ACMEChallengeSolverHTTP01GatewayHTTPRoute is the Gateway API HTTPRoute
+// that routes a challenge's path to the solver.
+type ACMEChallengeSolverHTTP01GatewayHTTPRoute struct {
+	// +optional
+	ServiceType string `json:"serviceType,omitempty"`
+	// Labels of the HTTPRoute.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// ParentRefs are the Gateways the HTTPRoute attaches to.
+	// +optional
+	// +listType=atomic
+	ParentRefs []ParentReference `json:"parentRefs,omitempty"`
+	// PodTemplate is kept for cert-manager's manifests: certplane runs no
+	// solver Pods.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
-	HTTP01 *runtime.RawExtension `json:"http01,omitempty"`
+	PodTemplate *runtime.RawExtension `json:"podTemplate,omitempty"`
+}
+
+// ParentReference is a Gateway API parentRef.
+type ParentReference struct {
+	// +optional
+	Group *string `json:"group,omitempty"`
+	// +optional
+	Kind *string `json:"kind,omitempty"`
+	// +optional
+	Namespace *string `json:"namespace,omitempty"`
+	Name      string  `json:"name"`
+	// +optional
+	SectionName *string `json:"sectionName,omitempty"`
+	// +optional
+	Port *int32 `json:"port,omitempty"`
+}
+
+// ACMEChallengeSolverDNS01 presents a TXT record through a DNS provider.
+// certplane implements rfc2136; the other providers are accepted as written
+// and their challenges report that they are not supported yet.
+type ACMEChallengeSolverDNS01 struct {
+	// CNAMEStrategy Follow presents the record where
+	// _acme-challenge.<name> points to.
+	// +optional
+	// +kubebuilder:validation:Enum=None;Follow
+	CNAMEStrategy string `json:"cnameStrategy,omitempty"`
+	// +optional
+	RFC2136 *ACMEIssuerDNS01ProviderRFC2136 `json:"rfc2136,omitempty"`
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
-	DNS01 *runtime.RawExtension `json:"dns01,omitempty"`
+	Akamai *runtime.RawExtension `json:"akamai,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	CloudDNS *runtime.RawExtension `json:"cloudDNS,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	Cloudflare *runtime.RawExtension `json:"cloudflare,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	Route53 *runtime.RawExtension `json:"route53,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	AzureDNS *runtime.RawExtension `json:"azureDNS,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	DigitalOcean *runtime.RawExtension `json:"digitalocean,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	AcmeDNS *runtime.RawExtension `json:"acmeDNS,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	Webhook *runtime.RawExtension `json:"webhook,omitempty"`
+}
+
+// ACMEIssuerDNS01ProviderRFC2136 sends RFC 2136 dynamic updates, signed
+// with TSIG, to a DNS server.
+type ACMEIssuerDNS01ProviderRFC2136 struct {
+	// Nameserver is host[:port] (IPv6 in brackets) of the server that takes
+	// the updates.
+	Nameserver string `json:"nameserver"`
+	// TSIGSecret names the Secret entry holding the TSIG secret, base64 as
+	// in a BIND key file.
+	// +optional
+	TSIGSecret SecretKeySelector `json:"tsigSecretSecretRef,omitempty"`
+	// TSIGKeyName is the TSIG key's name.
+	// +optional
+	TSIGKeyName string `json:"tsigKeyName,omitempty"`
+	// TSIGAlgorithm is HMACMD5 (the default), HMACSHA1, HMACSHA256 or
+	// HMACSHA512.
+	// +optional
+	TSIGAlgorithm string `json:"tsigAlgorithm,omitempty"`
+	// Protocol is UDP (the default) or TCP.
+	// +optional
+	// +kubebuilder:validation:Enum=TCP;UDP
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// ACMEIssuerStatus is what the ACME account looks like at the server.
+type ACMEIssuerStatus struct {
+	// URI is the account's URL at the server.
+	// +optional
+	URI string `json:"uri,omitempty"`
+	// LastRegisteredEmail is the email the account was registered with.
+	// +optional
+	LastRegisteredEmail string `json:"lastRegisteredEmail,omitempty"`
+	// LastPrivateKeyHash is the base64 SHA-256 of the account key
+	// registered.
+	// +optional
+	LastPrivateKeyHash string `json:"lastPrivateKeyHash,omitempty"`
 }
 
 // IssuerStatus is what the controller reports.
@@ -215,10 +439,7 @@ type IssuerStatus struct {
 	Conditions []IssuerCondition `json:"conditions,omitempty"`
 	// ACME account details.
 	// +optional
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:validation:Type=object
-	ACME *runtime.RawExtension `json:"acme,omitempty"`
+	ACME *ACMEIssuerStatus `json:"acme,omitempty"`
 }
 
 // IssuerCondition is a condition of an issuer.
