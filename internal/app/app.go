@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	acmev1 "github.com/certplane/certplane/api/acme/v1"
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/controller/certificates"
@@ -95,6 +96,8 @@ type Options struct {
 	Trust TrustOptions
 	// Web configures the web view; its zero value serves none.
 	Web WebOptions
+	// ACME configures the ACME issuer's controllers.
+	ACME ACMEOptions
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -115,6 +118,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if err := cmv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := acmev1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
@@ -282,6 +288,7 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) (*certma
 	issuers := &certmanager.Issuers{
 		Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
 	}
+	accounts := newAccounts(mgr, o)
 	for _, cluster := range []bool{false, true} {
 		if name := map[bool]string{false: IssuersController, true: ClusterIssuersController}[cluster]; !enabled.Enabled(name, true) {
 			continue
@@ -289,6 +296,7 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) (*certma
 		if err := (&certmanager.IssuerReconciler{
 			Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
 			Events: mgr.GetEventRecorder("certplane-issuers"), Cluster: cluster, ClusterResourceNamespace: o.ClusterResourceNamespace,
+			Writer: mgr.GetClient(), Accounts: accounts,
 		}).SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
@@ -333,6 +341,9 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) (*certma
 		}).SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
+	}
+	if err := setupACME(mgr, o, enabled, issuers, accounts); err != nil {
+		return nil, err
 	}
 	return issuers, nil
 }

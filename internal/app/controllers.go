@@ -21,6 +21,9 @@ const (
 	CertificateRequestsIssuer        = "certificaterequests-issuer"
 	CertificateSigningRequestsIssuer = "certificatesigningrequests-issuer"
 	PodCertificateRequests           = "podcertificaterequests"
+	CertificateRequestsIssuerACME    = "certificaterequests-issuer-acme"
+	OrdersController                 = "orders"
+	ChallengesController             = "challenges"
 	controllersAll                   = "*"
 	controllerOffPrefix              = "-"
 )
@@ -30,6 +33,7 @@ var ControllerNames = []string{
 	CSRSigning, CSRApproving, CSRCleaner,
 	IssuersController, ClusterIssuersController, CertificatesController,
 	CertificateRequestsApprover, CertificateRequestsIssuer, CertificateSigningRequestsIssuer,
+	CertificateRequestsIssuerACME, OrdersController, ChallengesController,
 	PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles,
 }
 

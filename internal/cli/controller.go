@@ -67,6 +67,18 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 			"Names: "+strings.Join(app.ControllerNames, ", ")+" ("+signing+"; -certificaterequests-approver sends every Certificate through an approved CertificateRequest)")
 	fl.BoolVar(&f.opts.CertificateOwnerRef, "enable-certificate-owner-ref", false,
 		"make each Certificate the owner of its Secret, so that the Secret is deleted with it (as cert-manager's flag)")
+	solverAddr, selfCheck := ":8089", "80: ACME servers validate on port 80, through your ingress"
+	if !cluster {
+		solverAddr, selfCheck = defaultUpSolverAddress, "the solver's own port: up has no ingress in front of it"
+	}
+	fl.StringVar(&f.opts.ACME.HTTP01SolverAddress, "acme-http01-solver-address", solverAddr, `address where certplane serves every pending HTTP-01 token ("" for none)`)
+	fl.StringSliceVar(&f.opts.ACME.HTTP01SolverNameservers, "acme-http01-solver-nameservers", nil, "host:port of the nameservers that resolve names for the HTTP-01 self-check (default: the system's)")
+	fl.IntVar(&f.opts.ACME.HTTP01SelfCheckPort, "acme-http01-self-check-port", 0, "port the HTTP-01 self-check connects to (default "+selfCheck+")")
+	fl.StringVar(&f.opts.ACME.HTTP01SolverService, "acme-http01-solver-service", app.DefaultACMEHTTP01SolverService, "FQDN of the Service in front of the HTTP-01 solver; each challenge's Ingress or HTTPRoute reaches it through an ExternalName Service")
+	fl.StringSliceVar(&f.opts.ACME.DNS01RecursiveNameservers, "dns01-recursive-nameservers", nil, "host:port of the recursive nameservers that find zones and check DNS-01 records (default: /etc/resolv.conf's)")
+	fl.BoolVar(&f.opts.ACME.DNS01RecursiveNameserversOnly, "dns01-recursive-nameservers-only", false, "check DNS-01 records at --dns01-recursive-nameservers instead of the zone's authoritative nameservers")
+	fl.DurationVar(&f.opts.ACME.DNS01CheckRetryPeriod, "dns01-check-retry-period", 10*time.Second, "wait before repeating a failed DNS-01 or HTTP-01 self-check")
+	fl.IntVar(&f.opts.ACME.MaxConcurrentChallenges, "max-concurrent-challenges", 60, "how many ACME challenges are worked on at once")
 	fl.StringVar(&f.logFormat, "log-format", "text", `log format: "text" (RFC 3339 times) or "json"`)
 	spiffeDefault := ""
 	if !cluster {

@@ -128,6 +128,35 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 // defaultUpWebAddress is where `up` serves the web view unless told.
 const defaultUpWebAddress = "127.0.0.1:6480"
 
+// defaultUpSolverAddress is where `up` serves HTTP-01 tokens unless told.
+const defaultUpSolverAddress = "127.0.0.1:8089"
+
+// upSolver settles the HTTP-01 solver listener of `up`: none when the
+// default address is in use (another up runs); the self-check goes to its
+// port unless told, since nothing routes port 80 to it.
+func upSolver(out io.Writer, a *app.ACMEOptions) error {
+	if a.HTTP01SolverAddress == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.HTTP01SolverAddress)
+	switch {
+	case err != nil && a.HTTP01SolverAddress == defaultUpSolverAddress:
+		fmt.Fprintf(out, "acme http-01 solver: none, %s is in use (give --acme-http01-solver-address)\n", a.HTTP01SolverAddress)
+		a.HTTP01SolverAddress = ""
+		return nil
+	case err != nil:
+		return fmt.Errorf("--acme-http01-solver-address: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		return err
+	}
+	if a.HTTP01SelfCheckPort == 0 {
+		a.HTTP01SelfCheckPort = port
+	}
+	return nil
+}
+
 // upWeb settles the web view of `up` and listens for it: without login on
 // loopback, behind the apiserver's authentication elsewhere; none when the
 // default address is in use (another up runs). It returns the line that
@@ -206,7 +235,7 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	if err := app.InstallCRDs(ctx, dyn); err != nil {
 		return nil, errors.Join(err, <-roles)
 	}
-	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer, and trust.cert-manager.io/v1alpha1 Bundle served")
+	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer, acme.cert-manager.io/v1 Order and Challenge, and trust.cert-manager.io/v1alpha1 Bundle served")
 	// The apiserver takes a moment to apply new admission policies; the
 	// controllers start meanwhile, and `up` is up only once they apply.
 	admissible := make(chan error, 1)
@@ -226,6 +255,9 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	opts := cf.options()
 	web, err := upWeb(o.Out, &opts.Web)
 	if err != nil {
+		return nil, err
+	}
+	if err := upSolver(o.Out, &opts.ACME); err != nil {
 		return nil, err
 	}
 	if opts.SPIFFE.CertFile == "" && opts.SPIFFE.KeyFile == "" {

@@ -91,11 +91,25 @@ func Evaluate(spec *cmv1.IssuerSpec, secretName string, secret *corev1.Secret, n
 			return Readiness{Reason: ReasonInvalidConfig, Message: err.Error()}
 		}
 		return evaluateCA(secretName, secret, now)
-	case "acme", "vault", "venafi":
+	case "acme":
+		// Readiness comes from the account registration: see FromStatus.
+		return Readiness{Reason: "Pending", Message: "The ACME account is being registered"}
+	case "vault", "venafi":
 		return Readiness{Reason: ReasonUnsupported, Message: fmt.Sprintf("certplane does not implement the %s issuer yet", Kind(spec))}
 	default:
 		return Readiness{Reason: ReasonInvalidConfig, Message: "exactly one of acme, ca, selfSigned, vault and venafi must be set"}
 	}
+}
+
+// FromStatus is the readiness an issuer's controller wrote in its Ready
+// condition, for the kinds whose readiness needs the network (acme).
+func FromStatus(status *cmv1.IssuerStatus) Readiness {
+	for _, c := range status.Conditions {
+		if c.Type == "Ready" {
+			return Readiness{Ready: c.Status == cmv1.ConditionTrue, Reason: c.Reason, Message: c.Message}
+		}
+	}
+	return Readiness{Reason: "Pending", Message: "The issuer has not been checked yet"}
 }
 
 func evaluateCA(name string, secret *corev1.Secret, now time.Time) Readiness {

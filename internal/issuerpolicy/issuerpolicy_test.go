@@ -60,7 +60,7 @@ func TestEvaluate(t *testing.T) {
 		{"ca expired", caSpec, good, now.Add(48 * time.Hour), false, "ErrInvalidKeyPair", "CA certificate is valid from"},
 		{"ca garbage", caSpec, tlsSecret(t, []byte("garbage"), []byte("garbage")), now, false, "ErrInvalidKeyPair", "no PEM data"},
 		{"vault", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{Vault: &cmv1.VaultIssuer{}}}, nil, now, false, "Unsupported", "vault issuer"},
-		{"acme", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{ACME: &cmv1.ACMEIssuer{}}}, nil, now, false, "Unsupported", "acme issuer"},
+		{"acme", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{ACME: &cmv1.ACMEIssuer{}}}, nil, now, false, "Pending", "ACME account"},
 		{"none", &cmv1.IssuerSpec{}, nil, now, false, "InvalidConfig", "exactly one"},
 		{"two", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{SelfSigned: &cmv1.SelfSignedIssuer{}, CA: &cmv1.CAIssuer{}}}, nil, now, false, "InvalidConfig", "exactly one"},
 		{"ca secret name with a path", &cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{CA: &cmv1.CAIssuer{SecretName: "../x"}}}, nil, now, false, "InvalidConfig",

@@ -160,6 +160,10 @@ func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certif
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if iss.Spec != nil && iss.Spec.ACME != nil {
+		// An ACME server signs: through a CertificateRequest and its Order.
+		return r.external(ctx, crt, request, secret, decision, now)
+	}
 	if !iss.Readiness.Ready {
 		msg := fmt.Sprintf("%s; waiting for issuer %q: %s", decision.Message, crt.Spec.IssuerRef.Name, iss.Readiness.Message)
 		issuing := &cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionTrue, Reason: decision.Reason, Message: msg}

@@ -84,6 +84,9 @@ func (r *CertificateRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if iss.Spec != nil && iss.Spec.ACME != nil {
+		return ctrl.Result{}, nil // certificaterequests-issuer-acme's
+	}
 	if !iss.Readiness.Ready {
 		return r.pending(ctx, cr, crpolicy.PendingMessage(iss.Object == nil, iss.Readiness.Message), now)
 	}

@@ -2,6 +2,7 @@ package certmanager
 
 import (
 	"context"
+	"io"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	acmectrl "github.com/certplane/certplane/internal/controller/acme"
 	"github.com/certplane/certplane/internal/issuerpolicy"
 )
 
@@ -36,12 +38,18 @@ type IssuerReconciler struct {
 	Cluster bool
 	// ClusterResourceNamespace holds the Secrets of ClusterIssuers.
 	ClusterResourceNamespace string
-	Now                      func() time.Time
+	// Writer creates the account key Secrets of ACME issuers.
+	Writer client.Writer
+	// Accounts parses ACME account keys and keeps ACME clients.
+	Accounts *acmectrl.Accounts
+	Now      func() time.Time
+	// Rand is the entropy for account keys. If nil, crypto/rand.
+	Rand io.Reader
 }
 
 // +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cert-manager.io,resources=issuers/status;clusterissuers/status,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 
 // Reconcile sets one issuer's Ready condition.
 func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -61,6 +69,13 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.Reader.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	if spec.ACME != nil && issuerpolicy.CheckSpec(spec) == nil {
+		return r.reconcileACME(ctx, obj, spec.ACME, status, namespace, now)
+	}
 	var (
 		secret     *corev1.Secret
 		secretName string
@@ -75,10 +90,6 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		case !apierrors.IsNotFound(err):
 			return ctrl.Result{}, err
 		}
-	}
-	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
 	}
 	res := issuerpolicy.Evaluate(spec, secretName, secret, now)
 	cond := cmv1.IssuerCondition{
@@ -129,7 +140,7 @@ func setIssuerCondition(status *cmv1.IssuerStatus, cond cmv1.IssuerCondition, no
 	return true
 }
 
-const indexCASecret = "spec.ca.secretName"
+const indexCASecret = "issuer.secretName"
 
 // SetupWithManager watches Issuers or ClusterIssuers, and the cached
 // Secrets their ca issuers name, so that an issuer becomes ready as soon as
@@ -151,10 +162,13 @@ func (r *IssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		case *cmv1.ClusterIssuer:
 			spec = i.Spec
 		}
-		if spec.CA == nil {
-			return nil
+		switch {
+		case spec.CA != nil:
+			return []string{spec.CA.SecretName}
+		case spec.ACME != nil:
+			return []string{spec.ACME.PrivateKey.Name}
 		}
-		return []string{spec.CA.SecretName}
+		return nil
 	})
 	if err != nil {
 		return err

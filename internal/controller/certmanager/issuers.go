@@ -56,12 +56,13 @@ func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.Object
 		kind         = crpolicy.KindIssuer
 		clusterScope = ref.Kind == crpolicy.KindClusterIssuer
 	)
+	var status *cmv1.IssuerStatus
 	if clusterScope {
 		ci := &cmv1.ClusterIssuer{}
-		obj, spec, key.Namespace, secretNS, kind = ci, &ci.Spec, "", r.ClusterResourceNamespace, crpolicy.KindClusterIssuer
+		obj, spec, status, key.Namespace, secretNS, kind = ci, &ci.Spec, &ci.Status, "", r.ClusterResourceNamespace, crpolicy.KindClusterIssuer
 	} else {
 		is := &cmv1.Issuer{}
-		obj, spec = is, &is.Spec
+		obj, spec, status = is, &is.Spec, &is.Status
 	}
 	if err := r.Reader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -70,6 +71,11 @@ func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.Object
 		return nil, err
 	}
 	out := &issuer{Object: obj, Spec: spec}
+	if spec.ACME != nil && issuerpolicy.CheckSpec(spec) == nil {
+		// The issuer reconciler registers the account and says so.
+		out.Readiness = issuerpolicy.FromStatus(status)
+		return out, nil
+	}
 	if spec.CA == nil || issuerpolicy.CheckSpec(spec) != nil {
 		out.Readiness = issuerpolicy.Evaluate(spec, "", nil, now)
 		return out, nil
