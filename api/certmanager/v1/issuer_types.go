@@ -216,7 +216,7 @@ type ACMEExternalAccountBinding struct {
 
 // ACMEChallengeSolver picks a challenge type and its provider for the
 // names its selector matches.
-// +kubebuilder:validation:XValidation:rule=`[has(self.http01), has(self.dns01)].filter(x, x).size() == 1`,message="exactly one of http01 and dns01 must be set in a solver"
+// +kubebuilder:validation:XValidation:rule=`has(self.http01) != has(self.dns01)`,message="exactly one of http01 and dns01 must be set in a solver"
 type ACMEChallengeSolver struct {
 	// Selector chooses the names this solver is used for; none means all.
 	// +optional
@@ -253,7 +253,7 @@ type CertificateDNSNameSelector struct {
 
 // ACMEChallengeSolverHTTP01 routes the HTTP-01 token path to the solver:
 // through an Ingress or a Gateway API HTTPRoute.
-// +kubebuilder:validation:XValidation:rule=`[has(self.ingress), has(self.gatewayHTTPRoute)].filter(x, x).size() == 1`,message="exactly one of ingress and gatewayHTTPRoute must be set"
+// +kubebuilder:validation:XValidation:rule=`has(self.ingress) != has(self.gatewayHTTPRoute)`,message="exactly one of ingress and gatewayHTTPRoute must be set"
 type ACMEChallengeSolverHTTP01 struct {
 	// +optional
 	Ingress *ACMEChallengeSolverHTTP01Ingress `json:"ingress,omitempty"`
@@ -263,7 +263,7 @@ type ACMEChallengeSolverHTTP01 struct {
 
 // ACMEChallengeSolverHTTP01Ingress is the Ingress that routes a challenge's
 // path to the solver.
-// +kubebuilder:validation:XValidation:rule=`[has(self.ingressClassName), has(self.__class__), has(self.name)].filter(x, x).size() <= 1`,message="only one of 'ingressClassName', 'name' or 'class' should be specified"
+// +kubebuilder:validation:XValidation:rule=`!(has(self.ingressClassName) && has(self.class)) && !(has(self.ingressClassName) && has(self.name)) && !(has(self.class) && has(self.name))`,message="only one of 'ingressClassName', 'name' or 'class' should be specified"
 type ACMEChallengeSolverHTTP01Ingress struct {
 	// ServiceType is kept for cert-manager's manifests; certplane's solver
 	// is one Service for all challenges.
