@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -127,6 +128,9 @@ func (r *CertificateReconciler) requestExternal(ctx context.Context, crt *cmv1.C
 	cr := &cmv1.CertificateRequest{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: crt.Namespace, Name: crName,
+			// The Certificate's labels, as cert-manager copies them: ACME
+			// solvers select by them through the Order.
+			Labels: maps.Clone(crt.Labels),
 			Annotations: map[string]string{
 				certpolicy.AnnotationCertName:           crt.Name,
 				annotationCRRevision:                    strconv.Itoa(revision),
