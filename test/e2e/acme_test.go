@@ -231,3 +231,95 @@ func TestACME(t *testing.T) {
 		}
 	})
 }
+
+// inNamespace moves manifests made for namespace acme to ns.
+func inNamespace(yaml, ns string) string {
+	return strings.ReplaceAll(yaml, "namespace: acme\n", "namespace: "+ns+"\n")
+}
+
+func (e *acmeEnv) issuerReady(t *testing.T, ns, name string) string {
+	t.Helper()
+	return mustKubectl(t, e.admin, "get", "issuer", name, "-n", ns, "-o",
+		`jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}`)
+}
+
+func (e *acmeEnv) waitIssuer(t *testing.T, ns, name, prefix string) string {
+	t.Helper()
+	var got string
+	waitFor(t, 60*time.Second, fmt.Sprintf("issuer %s/%s: %s", ns, name, prefix), func() bool {
+		got = e.issuerReady(t, ns, name)
+		return strings.HasPrefix(got, prefix)
+	})
+	return got
+}
+
+// TestACMEServerOptions: Pebble requiring external account binding,
+// rejecting half of the nonces, reusing every valid authorization, and
+// refusing a blocked name.
+func TestACMEServerOptions(t *testing.T) {
+	e := startACMEEnv(t)
+	mustKubectl(t, e.admin, "create", "namespace", "acme")
+	mustKubectl(t, e.admin, "create", "secret", "generic", "tsig", "-n", "acme", "--from-literal=secret="+e.named.Secret)
+	const eabKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+	eab := startPebble(t, pebbleOptions{HTTPPort: e.solverPort, DNSServer: e.named.Addr, EAB: map[string]string{"kid-1": eabKey}})
+	nonces := startPebble(t, pebbleOptions{HTTPPort: e.solverPort, DNSServer: e.named.Addr, NonceReject: 50})
+	reuse := startPebble(t, pebbleOptions{HTTPPort: e.solverPort, DNSServer: e.named.Addr, AuthzReuse: 100})
+	blocked := startPebble(t, pebbleOptions{HTTPPort: e.solverPort, DNSServer: e.named.Addr, Blocklist: []string{"blocked.example.test"}})
+	mustKubectl(t, e.admin, "create", "secret", "generic", "eab", "-n", "acme", "--from-literal=secret="+eabKey)
+	e.apply(t, "issuers", e.issuer("eab", eab, "    externalAccountBinding:\n      keyID: kid-1\n      keySecretRef: {name: eab, key: secret}\n")+"---\n"+
+		e.issuer("no-eab", eab, "")+"---\n"+e.issuer("nonces", nonces, "")+"---\n"+e.issuer("reuse", reuse, "")+"---\n"+e.issuer("blocked", blocked, ""))
+
+	t.Run("external account binding", func(t *testing.T) {
+		if got := e.waitIssuer(t, "acme", "no-eab", "False"); !strings.Contains(got, "ErrRegisterACMEAccount: Failed to register ACME account:") || !strings.Contains(got, "externalAccountRequired") {
+			t.Errorf("issuer without EAB: %q", got)
+		}
+		e.waitIssuer(t, "acme", "eab", "True ACMEAccountRegistered")
+		e.apply(t, "eab-cert", acmeCertificate("eab", "eab", "eab.example.test"))
+		e.waitReady(t, "eab")
+		e.verifyACMEChain(t, "eab-tls", eab, "eab.example.test")
+	})
+
+	t.Run("badNonce is retried", func(t *testing.T) {
+		e.waitIssuer(t, "acme", "nonces", "True")
+		e.apply(t, "nonce-cert", acmeCertificate("nonce", "nonces", "nonce.example.test", "'*.wild.example.test'"))
+		e.waitReady(t, "nonce")
+		e.verifyACMEChain(t, "nonce-tls", nonces, "nonce.example.test", "a.wild.example.test")
+	})
+
+	t.Run("valid authorizations are reused without a Challenge", func(t *testing.T) {
+		e.waitIssuer(t, "acme", "reuse", "True")
+		e.apply(t, "reuse-cert", acmeCertificate("reuse", "reuse", "reuse.example.test"))
+		e.waitReady(t, "reuse")
+		must(t, e.dir, "", "renew", "--kubeconfig", e.admin, "-n", "acme", "reuse")
+		waitCertificate(t, e.admin, "acme", "reuse", 2)
+		order := mustKubectl(t, e.admin, "get", "orders", "-n", "acme", "-o", `jsonpath={range .items[?(@.metadata.ownerReferences[0].name=="reuse-2")]}{.metadata.name}{end}`)
+		if got := mustKubectl(t, e.admin, "get", "order", order, "-n", "acme", "-o", "jsonpath={.status.authorizations[*].initialState}"); got != "valid" {
+			t.Errorf("Order %s authorizations' initial state = %q, want valid", order, got)
+		}
+		if ev := eventReasons(t, e.admin, "acme", "Order", order); strings.Contains(ev, "Created Challenge") || !strings.Contains(ev, "Complete") {
+			t.Errorf("events of Order %s:\n%s", order, ev)
+		}
+	})
+
+	t.Run("a refused name errors the Order and the Certificate backs off", func(t *testing.T) {
+		e.waitIssuer(t, "acme", "blocked", "True")
+		e.apply(t, "blocked-cert", acmeCertificate("blocked", "blocked", "blocked.example.test"))
+		var reason string
+		waitFor(t, 60*time.Second, "the blocked Order to be errored", func() bool {
+			reason = mustKubectl(t, e.admin, "get", "orders", "-n", "acme", "-o", `jsonpath={range .items[?(@.metadata.ownerReferences[0].name=="blocked-1")]}{.status.state}: {.status.reason}{end}`)
+			return strings.HasPrefix(reason, "errored")
+		})
+		if !strings.Contains(reason, "Failed to create Order: 400 urn:ietf:params:acme:error:rejectedIdentifier") {
+			t.Errorf("Order: %q", reason)
+		}
+		waitFor(t, 60*time.Second, "the Certificate to record the failure", func() bool {
+			return certField(t, e.admin, "acme", "blocked", "{.status.failedIssuanceAttempts}") == "1"
+		})
+		if got := certField(t, e.admin, "acme", "blocked", `{.status.conditions[?(@.type=="Issuing")].status} {.status.conditions[?(@.type=="Issuing")].reason}`); got != "False Failed" {
+			t.Errorf("Issuing = %q", got)
+		}
+		if cr := mustKubectl(t, e.admin, "get", "certificaterequest", "blocked-1", "-n", "acme", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}`); !strings.HasPrefix(cr, "Failed: Failed to wait for order resource") || !strings.Contains(cr, `"errored"`) {
+			t.Errorf("CertificateRequest blocked-1: %q", cr)
+		}
+	})
+}

@@ -3,6 +3,8 @@ package certmanager
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -61,11 +63,20 @@ func (r *IssuerReconciler) acmeAccount(ctx context.Context, spec *cmv1.ACMEIssue
 			return acmeOutcome{reason: acmepolicy.ReasonErrVerifyACMEAccount, requeue: acmeRetry,
 				message: fmt.Sprintf("Failed to verify ACME account: the account key Secret %q does not exist and disableAccountKeyGeneration is set", spec.PrivateKey.Name)}, nil
 		}
-		if err := r.generateAccountKey(ctx, namespace, spec); err != nil {
+		if key, err = r.generateAccountKey(ctx, namespace, spec); err != nil {
 			return acmeOutcome{}, err
 		}
-		// The new Secret's watch event brings the issuer back.
-		return acmeOutcome{reason: acmepolicy.ReasonErrVerifyACMEAccount, message: "Generated a new ACME account key in Secret " + spec.PrivateKey.Name, requeue: time.Second}, nil
+		if key == nil {
+			// The Secret exists without the key (or another writer made
+			// it meanwhile): never replace it.
+			entry := spec.PrivateKey.Key
+			if entry == "" {
+				entry = acmectrl.DefaultKeyName
+			}
+			return acmeOutcome{reason: acmepolicy.ReasonErrVerifyACMEAccount, requeue: acmeRetry,
+				message: fmt.Sprintf("Failed to verify ACME account: Secret %q has no key %q", spec.PrivateKey.Name, entry)}, nil
+		}
+		hash = acmepolicy.KeyHash(x509.MarshalPKCS1PrivateKey(key))
 	}
 	current, clearURI := acmepolicy.AccountCurrent(status, acmeIssuerReady(status), spec, hash)
 	if current {
@@ -113,9 +124,10 @@ func acmeIssuerReady(status *cmv1.IssuerStatus) bool {
 }
 
 // generateAccountKey writes a new RSA 2048 account key, as cert-manager
-// does, into a new Secret. It never replaces an existing Secret: one that
-// exists without the key entry is left for the user to fix.
-func (r *IssuerReconciler) generateAccountKey(ctx context.Context, namespace string, spec *cmv1.ACMEIssuer) error {
+// does, into a new Secret, and returns it; nil when the Secret exists. It
+// never replaces an existing Secret: one that exists without the key entry
+// is left for the user to fix.
+func (r *IssuerReconciler) generateAccountKey(ctx context.Context, namespace string, spec *cmv1.ACMEIssuer) (*rsa.PrivateKey, error) {
 	entry := spec.PrivateKey.Key
 	if entry == "" {
 		entry = acmectrl.DefaultKeyName
@@ -126,7 +138,7 @@ func (r *IssuerReconciler) generateAccountKey(ctx context.Context, namespace str
 	}
 	key, err := acmeproto.GenerateAccountKey(random)
 	if err != nil {
-		return fmt.Errorf("generating an ACME account key: %w", err)
+		return nil, fmt.Errorf("generating an ACME account key: %w", err)
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
@@ -135,10 +147,13 @@ func (r *IssuerReconciler) generateAccountKey(ctx context.Context, namespace str
 		},
 		Data: map[string][]byte{entry: acmeproto.EncodeAccountKey(key)},
 	}
-	if err := r.Writer.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating the ACME account key Secret %s/%s: %w", namespace, spec.PrivateKey.Name, err)
+	if err := r.Writer.Create(ctx, secret); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("creating the ACME account key Secret %s/%s: %w", namespace, spec.PrivateKey.Name, err)
 	}
-	return nil
+	return key, nil
 }
 
 // eab reads the external account binding's HMAC key.
