@@ -8,7 +8,8 @@ import (
 
 func TestEnabledControllers(t *testing.T) {
 	all := []string{CSRSigning, CSRApproving, CSRCleaner, IssuersController, ClusterIssuersController, CertificatesController,
-		CertificateRequestsApprover, CertificateRequestsIssuer, CertificateSigningRequestsIssuer, PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles}
+		CertificateRequestsApprover, CertificateRequestsIssuer, CertificateSigningRequestsIssuer,
+		CertificateRequestsIssuerACME, OrdersController, ChallengesController, PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles}
 	without := func(names ...string) []string {
 		return slices.DeleteFunc(slices.Clone(all), func(n string) bool { return slices.Contains(names, n) })
 	}
