@@ -4,12 +4,15 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certplane/certplane/pkg/pki"
+	"github.com/certplane/certplane/pkg/pki/pkitest"
 )
 
 // acmeEnv is one `certplane up` with BIND for example.test and a Pebble
@@ -321,5 +324,138 @@ func TestACMEServerOptions(t *testing.T) {
 		if cr := mustKubectl(t, e.admin, "get", "certificaterequest", "blocked-1", "-n", "acme", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}`); !strings.HasPrefix(cr, "Failed: Failed to wait for order resource") || !strings.Contains(cr, `"errored"`) {
 			t.Errorf("CertificateRequest blocked-1: %q", cr)
 		}
+	})
+}
+
+// fakeACMEServer is an HTTPS server that answers as a broken ACME server
+// would: a directory that is not JSON, or problem documents that are
+// garbage.
+func fakeACMEServer(t *testing.T, mode string) (url string, caPEM []byte) {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Replay-Nonce", "bm9uY2U")
+		switch {
+		case r.URL.Path == "/dir" && mode == "malformed-directory":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"newNonce": 42, <<<not json`))
+		case r.URL.Path == "/dir":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"newNonce":"%[1]s/nonce","newAccount":"%[1]s/account","newOrder":"%[1]s/order"}`, srv.URL)
+		case r.URL.Path == "/nonce":
+			w.WriteHeader(http.StatusOK)
+		default:
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte("\x00\xff garbage {{{"))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/dir", pki.EncodeCertificatesPEM(srv.Certificate())
+}
+
+// TestACMEFailures: what users hit, each with a clear reason and nothing
+// crashing: a wrong caBundle, unreachable and broken servers, a refused
+// TSIG key that is then fixed, a challenge that cannot pass, and a
+// Certificate deleted mid-challenge, whose Orders, Challenges, Ingress,
+// Service and TXT record all go.
+func TestACMEFailures(t *testing.T) {
+	e := startACMEEnv(t)
+	for _, ns := range []string{"acme", "acme-bad"} {
+		mustKubectl(t, e.admin, "create", "namespace", ns)
+	}
+	mustKubectl(t, e.admin, "create", "secret", "generic", "tsig", "-n", "acme", "--from-literal=secret="+e.named.Secret)
+	wrong := base64.StdEncoding.EncodeToString([]byte("not the key of certplane-key, 32b"))
+	mustKubectl(t, e.admin, "create", "secret", "generic", "tsig", "-n", "acme-bad", "--from-literal=secret="+wrong)
+
+	other := pkitest.CA(t, "not Pebble CA")
+	malformedURL, malformedCA := fakeACMEServer(t, "malformed-directory")
+	garbageURL, garbageCA := fakeACMEServer(t, "garbage-problems")
+	withServer := func(name, url string, ca []byte) string {
+		y := e.issuer(name, e.pebble, "")
+		y = strings.Replace(y, "server: "+e.pebble.DirectoryURL, "server: "+url, 1)
+		return strings.Replace(y, base64.StdEncoding.EncodeToString(e.pebble.CABundle), base64.StdEncoding.EncodeToString(ca), 1)
+	}
+	slow := strings.Replace(e.issuer("slow", e.pebble, ""), "      dns01:\n", "      waitInsteadOfSelfCheck: 1h\n      dns01:\n", 1)
+	e.apply(t, "issuers", e.issuer("pebble", e.pebble, "")+"---\n"+slow+"---\n"+
+		withServer("wrong-ca", e.pebble.DirectoryURL, pki.EncodeCertificatesPEM(other.Certificate))+"---\n"+
+		withServer("unreachable", fmt.Sprintf("https://127.0.0.1:%d/dir", freePort(t)), e.pebble.CABundle)+"---\n"+
+		withServer("malformed", malformedURL, malformedCA)+"---\n"+
+		withServer("garbage", garbageURL, garbageCA)+"---\n"+
+		inNamespace(e.issuer("badtsig", e.pebble, ""), "acme-bad"))
+
+	t.Run("bad servers give Ready=False with the reason", func(t *testing.T) {
+		for name, want := range map[string]string{
+			"wrong-ca":    "certificate signed by unknown authority",
+			"unreachable": "connection refused",
+			"malformed":   "Failed to register ACME account:",
+			"garbage":     "Failed to register ACME account: 400",
+		} {
+			got := e.waitIssuer(t, "acme", name, "False")
+			if !strings.HasPrefix(got, "False ErrRegisterACMEAccount: Failed to register ACME account: ") || !strings.Contains(got, want) {
+				t.Errorf("issuer %s: %q, want ErrRegisterACMEAccount with %q", name, got, want)
+			}
+		}
+	})
+
+	t.Run("a refused TSIG key is shown, then fixed", func(t *testing.T) {
+		e.waitIssuer(t, "acme-bad", "badtsig", "True")
+		e.apply(t, "bad-cert", inNamespace(acmeCertificate("bad", "badtsig", "bad.wild.example.test"), "acme-bad"))
+		var reason string
+		waitFor(t, 60*time.Second, "the Challenge to show the refusal", func() bool {
+			reason = mustKubectl(t, e.admin, "get", "challenges", "-n", "acme-bad", "-o", "jsonpath={.items[*].status.reason}")
+			return strings.Contains(reason, "BADSIG")
+		})
+		if !strings.HasPrefix(reason, "Error presenting challenge: dns01: update of \"_acme-challenge.bad.wild.example.test.\" refused by "+e.named.Addr) || strings.Contains(reason, wrong) {
+			t.Errorf("Challenge reason: %q", reason)
+		}
+		if out := mustKubectl(t, e.admin, "describe", "challenges", "-n", "acme-bad"); !strings.Contains(out, "PresentError") {
+			t.Errorf("kubectl describe challenge lacks the PresentError event:\n%s", out)
+		}
+		mustKubectl(t, e.admin, "delete", "secret", "tsig", "-n", "acme-bad")
+		mustKubectl(t, e.admin, "create", "secret", "generic", "tsig", "-n", "acme-bad", "--from-literal=secret="+e.named.Secret)
+		if r := kubectl(t, e.admin, "wait", "--for=condition=Ready", "--timeout=90s", "-n", "acme-bad", "certificate/bad"); r.code != 0 {
+			t.Fatalf("certificate bad after the fix: %s%s\n%s", r.stdout, r.stderr, mustKubectl(t, e.admin, "get", "challenges", "-n", "acme-bad", "-o", "wide"))
+		}
+	})
+
+	t.Run("deleted mid-challenge, everything is cleaned up", func(t *testing.T) {
+		// missing.example.test has no address: its HTTP-01 self-check
+		// cannot pass; the slow issuer waits an hour before asking for
+		// the DNS-01 validation of stuck.wild.example.test.
+		e.apply(t, "stuck", acmeCertificate("gone", "pebble", "missing.example.test")+"---\n"+acmeCertificate("stuck", "slow", "stuck.wild.example.test"))
+		var reason string
+		waitFor(t, 60*time.Second, "the HTTP-01 Challenge to wait for propagation", func() bool {
+			reason = mustKubectl(t, e.admin, "get", "challenges", "-n", "acme", "-o", `jsonpath={range .items[?(@.spec.dnsName=="missing.example.test")]}{.status.reason}{end}`)
+			return strings.HasPrefix(reason, "Waiting for HTTP-01 challenge propagation: ")
+		})
+		if !strings.Contains(reason, "missing.example.test") {
+			t.Errorf("reason does not name the name: %q", reason)
+		}
+		ing := mustKubectl(t, e.admin, "get", "ingress", "-n", "acme", "-l", "acme.cert-manager.io/http01-solver=true", "-o",
+			`jsonpath={range .items[*]}{.metadata.name} {.spec.ingressClassName} {.spec.rules[0].host} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].path}{"\n"}{end}`)
+		if !strings.HasPrefix(ing, "cm-acme-http-solver-") || !strings.Contains(ing, " nginx missing.example.test Exact /.well-known/acme-challenge/") {
+			t.Errorf("solver Ingress: %q", ing)
+		}
+		if svc := mustKubectl(t, e.admin, "get", "services", "-n", "acme", "-l", "acme.cert-manager.io/http01-solver=true", "-o", "jsonpath={.items[*].spec.type}"); svc != "ExternalName" {
+			t.Errorf("solver Service type = %q", svc)
+		}
+		waitFor(t, 60*time.Second, "the DNS-01 record of stuck to be presented", func() bool {
+			return len(e.named.TXT(t, "_acme-challenge.stuck.wild.example.test.")) == 1
+		})
+		mustKubectl(t, e.admin, "delete", "certificate", "gone", "stuck", "-n", "acme")
+		waitFor(t, 90*time.Second, "Orders, Challenges, Ingress and Service to go", func() bool {
+			out := mustKubectl(t, e.admin, "get", "orders,challenges,ingress,services", "-n", "acme", "-o", "name")
+			return !strings.Contains(out, "gone-") && !strings.Contains(out, "stuck-") && !strings.Contains(out, "cm-acme-http-solver")
+		})
+		if txt := e.named.TXT(t, "_acme-challenge.stuck.wild.example.test."); len(txt) != 0 {
+			t.Errorf("TXT record left: %v", txt)
+		}
+	})
+
+	t.Run("the controllers still work", func(t *testing.T) {
+		e.apply(t, "after", acmeCertificate("after", "pebble", "app.example.test"))
+		e.waitReady(t, "after")
+		e.verifyACMEChain(t, "after-tls", e.pebble, "app.example.test")
 	})
 }
