@@ -106,7 +106,7 @@ func FuzzNormalizeHost(f *testing.F) {
 			t.Fatalf("NormalizeHost(%q) = %q is longer than %d", in, out, maxHostLen)
 		}
 		for _, c := range out {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
+			if allowed := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c); !allowed {
 				t.Fatalf("NormalizeHost(%q) = %q contains %q", in, out, c)
 			}
 		}
