@@ -20,7 +20,7 @@ BENCHCOUNT ?= 1
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/certplane ./cmd/certplane
 
-## tools: the pinned kube-apiserver, kubectl, etcd, controller-gen and golangci-lint in bin/, and Debian's chromium for the web view's tests (only what is missing)
+## tools: the pinned kube-apiserver, kubectl, etcd, controller-gen and golangci-lint in bin/, and the Debian packages the tests run: chromium for the web view, pebble and BIND (bind9, bind9-utils, bind9-dnsutils) for ACME (only what is missing)
 tools:
 	hack/tools.sh
 
