@@ -459,3 +459,83 @@ func TestACMEFailures(t *testing.T) {
 		e.verifyACMEChain(t, "after-tls", e.pebble, "app.example.test")
 	})
 }
+
+// httpRouteCRD is a stand-in for Gateway API's HTTPRoute CRD (not shipped
+// with Kubernetes): enough for the apiserver to store HTTPRoutes.
+const httpRouteCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: httproutes.gateway.networking.k8s.io
+  annotations:
+    api-approved.kubernetes.io: https://github.com/kubernetes-sigs/gateway-api/pull/2466
+spec:
+  group: gateway.networking.k8s.io
+  names: {kind: HTTPRoute, listKind: HTTPRouteList, plural: httproutes, singular: httproute}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+`
+
+// TestACMERoutes: an HTTP-01 solver naming an existing Ingress gets the
+// challenge path added to it and removed again; a gatewayHTTPRoute solver
+// gets an HTTPRoute as cert-manager would create it.
+func TestACMERoutes(t *testing.T) {
+	e := startACMEEnv(t)
+	mustKubectl(t, e.admin, "create", "namespace", "acme")
+	mustKubectl(t, e.admin, "create", "secret", "generic", "tsig", "-n", "acme", "--from-literal=secret="+e.named.Secret)
+	e.apply(t, "crd", httpRouteCRD)
+	mustKubectl(t, e.admin, "wait", "--for=condition=Established", "--timeout=60s", "crd/httproutes.gateway.networking.k8s.io")
+	named := strings.Replace(e.issuer("named", e.pebble, ""), "          ingressClassName: nginx\n", "          name: shop\n", 1)
+	route := strings.Replace(e.issuer("route", e.pebble, ""), "        ingress:\n          ingressClassName: nginx\n",
+		"        gatewayHTTPRoute:\n          labels: {gateway: public}\n          parentRefs:\n          - {name: public, namespace: gateways, sectionName: http}\n", 1)
+	e.apply(t, "issuers", named+"---\n"+route+`---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+  namespace: acme
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: shop.example.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: shop, port: {number: 80}}}}
+`)
+	e.waitIssuer(t, "acme", "named", "True")
+	e.waitIssuer(t, "acme", "route", "True")
+	// Neither name resolves, so the self-checks wait and the routes stay.
+	e.apply(t, "certs", acmeCertificate("shop", "named", "missing-shop.example.test")+"---\n"+acmeCertificate("gw", "route", "missing-gw.example.test"))
+
+	var paths string
+	waitFor(t, 60*time.Second, "the challenge path in Ingress shop", func() bool {
+		paths = mustKubectl(t, e.admin, "get", "ingress", "shop", "-n", "acme", "-o",
+			`jsonpath={range .spec.rules[*]}{.host}:{range .http.paths[*]}{.pathType} {.path} {.backend.service.name};{end}{"\n"}{end}`)
+		return strings.Contains(paths, "missing-shop.example.test:Exact /.well-known/acme-challenge/")
+	})
+	if !strings.Contains(paths, "shop.example.test:Prefix / shop;") {
+		t.Errorf("the Ingress's own rule changed:\n%s", paths)
+	}
+	var got string
+	waitFor(t, 60*time.Second, "the solver HTTPRoute", func() bool {
+		got = kubectl(t, e.admin, "get", "httproutes", "-n", "acme", "-l", "acme.cert-manager.io/http01-solver=true,gateway=public", "-o",
+			`jsonpath={range .items[*]}{.spec.hostnames[0]} {.spec.parentRefs[0].namespace}/{.spec.parentRefs[0].name}/{.spec.parentRefs[0].sectionName} {.spec.rules[0].matches[0].path.type} {.spec.rules[0].matches[0].path.value} {.spec.rules[0].backendRefs[0].kind}{end}`).stdout
+		return got != ""
+	})
+	if !strings.HasPrefix(got, "missing-gw.example.test gateways/public/http Exact /.well-known/acme-challenge/") || !strings.HasSuffix(got, " Service") {
+		t.Errorf("HTTPRoute: %q", got)
+	}
+
+	mustKubectl(t, e.admin, "delete", "certificate", "shop", "gw", "-n", "acme")
+	waitFor(t, 90*time.Second, "the routes to go", func() bool {
+		paths = mustKubectl(t, e.admin, "get", "ingress", "shop", "-n", "acme", "-o", `jsonpath={range .spec.rules[*]}{.host};{end}`)
+		routes := mustKubectl(t, e.admin, "get", "httproutes,services", "-n", "acme", "-o", "name")
+		return paths == "shop.example.test;" && !strings.Contains(routes, "cm-acme-http-solver")
+	})
+}
