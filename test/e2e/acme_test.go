@@ -382,7 +382,21 @@ func TestACMEFailures(t *testing.T) {
 		withServer("unreachable", fmt.Sprintf("https://127.0.0.1:%d/dir", freePort(t)), e.pebble.CABundle)+"---\n"+
 		withServer("malformed", malformedURL, malformedCA)+"---\n"+
 		withServer("garbage", garbageURL, garbageCA)+"---\n"+
-		inNamespace(e.issuer("badtsig", e.pebble, ""), "acme-bad"))
+		inNamespace(e.issuer("badtsig", e.pebble, ""), "acme-bad")+"---\n"+
+		e.issuer("profiled", e.pebble, "    profile: shortlived\n"))
+
+	t.Run("a profile the server does not offer errors the Order", func(t *testing.T) {
+		e.waitIssuer(t, "acme", "profiled", "True")
+		e.apply(t, "profiled-cert", acmeCertificate("profiled", "profiled", "app.example.test"))
+		var got string
+		waitFor(t, 60*time.Second, "the Order to be errored", func() bool {
+			got = mustKubectl(t, e.admin, "get", "orders", "-n", "acme", "-o", `jsonpath={range .items[?(@.metadata.ownerReferences[0].name=="profiled-1")]}{.spec.profile} {.status.state}: {.status.reason}{end}`)
+			return strings.Contains(got, "errored")
+		})
+		if got != "shortlived errored: Failed to create Order: acme: the ACME server does not support certificate profiles" {
+			t.Errorf("Order: %q", got)
+		}
+	})
 
 	t.Run("bad servers give Ready=False with the reason", func(t *testing.T) {
 		for name, want := range map[string]string{

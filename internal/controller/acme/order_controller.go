@@ -105,10 +105,6 @@ func (r *OrderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 
 // create places the order at the server and records its authorizations.
 func (r *OrderReconciler) create(ctx context.Context, order *acmev1.Order, iss *Issuer) (ctrl.Result, error) {
-	if order.Spec.Profile != "" {
-		return ctrl.Result{}, r.fail(ctx, order, acmev1.Errored, fmt.Sprintf(
-			"Failed to create Order: profile %q: certplane's ACME client (golang.org/x/crypto/acme) cannot ask for ACME profiles yet; remove spec.acme.profile", order.Spec.Profile))
-	}
 	var ids []xacme.AuthzID
 	for _, n := range order.Spec.DNSNames {
 		ids = append(ids, xacme.AuthzID{Type: "dns", Value: n})
@@ -116,11 +112,28 @@ func (r *OrderReconciler) create(ctx context.Context, order *acmev1.Order, iss *
 	for _, ip := range order.Spec.IPAddresses {
 		ids = append(ids, xacme.AuthzID{Type: "ip", Value: ip})
 	}
-	var opts []xacme.OrderOption
+	var (
+		opts     []xacme.OrderOption
+		notAfter time.Time
+		o        *xacme.Order
+		err      error
+	)
 	if order.Spec.Duration != nil {
-		opts = append(opts, xacme.WithOrderNotAfter(r.now().Add(order.Spec.Duration.Duration)))
+		notAfter = r.now().Add(order.Spec.Duration.Duration)
+		opts = append(opts, xacme.WithOrderNotAfter(notAfter))
 	}
-	o, err := iss.Client.AuthorizeOrder(ctx, ids, opts...)
+	if order.Spec.Profile != "" {
+		var url string
+		url, err = acmeproto.OrderWithProfile(ctx, iss.Client, ids, order.Spec.Profile, notAfter)
+		if err == nil {
+			o, err = iss.Client.GetOrder(ctx, url)
+		}
+		if errors.Is(err, acmeproto.ErrNoProfiles) || errors.Is(err, acmeproto.ErrProfileNotOffered) {
+			return ctrl.Result{}, r.fail(ctx, order, acmev1.Errored, "Failed to create Order: "+err.Error())
+		}
+	} else {
+		o, err = iss.Client.AuthorizeOrder(ctx, ids, opts...)
+	}
 	if err != nil {
 		return r.serverError(ctx, order, "Failed to create Order", err)
 	}
