@@ -19,10 +19,11 @@ var CRDs embed.FS
 
 // Policies holds the admission policies and their bindings in policy/: who
 // may approve or deny CertificateRequests, and the requester's identity
-// recorded in them.
+// recorded in them and in Certificates.
 //
 //go:embed policy/certificaterequest-approval-policy.yaml policy/certificaterequest-approval-binding.yaml
 //go:embed policy/certificaterequest-identity-policy.yaml policy/certificaterequest-identity-binding.yaml
+//go:embed policy/certificate-identity-policy.yaml policy/certificate-identity-binding.yaml
 var Policies embed.FS
 
 // AggregatedRoles is rbac/aggregated_roles.yaml: cert-manager's ClusterRoles

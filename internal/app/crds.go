@@ -131,6 +131,7 @@ func installPolicies(ctx context.Context, dyn dynamic.Interface) error {
 	for _, f := range []string{
 		"policy/certificaterequest-approval-policy.yaml", "policy/certificaterequest-approval-binding.yaml",
 		"policy/certificaterequest-identity-policy.yaml", "policy/certificaterequest-identity-binding.yaml",
+		"policy/certificate-identity-policy.yaml", "policy/certificate-identity-binding.yaml",
 	} {
 		data, err := config.Policies.ReadFile(f)
 		if err != nil {
