@@ -1,0 +1,397 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/certplane/certplane/pkg/pki"
+	"github.com/certplane/certplane/pkg/pki/pkitest"
+)
+
+// BenchmarkACMEHTTP01 is the ACME issuer at scale: on a fresh `certplane
+// up` (started as startACMEEnv starts it) with BIND for example.test and
+// Pebble (PEBBLE_VA_NOSLEEP=1, no authorization reuse), the Issuer of
+// TestACME, then 100 Certificates created at once, each for one name
+// cN.example.test (an A record to 127.0.0.1), ECDSA P-256, all solved with
+// HTTP-01 from certplane's listener. It measures the time from the first
+// create until a watcher has seen every one Ready; the API writes per
+// certificate (kube-apiserver's apiserver_request_total, less the
+// benchmark's own creates) and certplane's CPU per certificate, both
+// counted until the Challenges and their Services and Ingresses are gone
+// again; and certplane's peak resident memory during the run.
+func BenchmarkACMEHTTP01(b *testing.B) {
+	for b.Loop() {
+		runACMEHTTP01Scenario(b, 100)
+	}
+}
+
+func runACMEHTTP01Scenario(b *testing.B, n int) {
+	b.StopTimer()
+	records := map[string]string{}
+	for i := range n {
+		records["c"+strconv.Itoa(i)] = "127.0.0.1"
+	}
+	named := startBenchNamed(b, "example.test", records)
+	solverPort := freePort(b)
+	pebble := startBenchPebble(b, solverPort, named.Addr)
+	data := b.TempDir()
+	flags := []string{
+		fmt.Sprintf("--acme-http01-solver-address=127.0.0.1:%d", solverPort),
+		"--acme-http01-solver-nameservers=" + named.Addr,
+		"--dns01-recursive-nameservers=" + named.Addr, "--dns01-recursive-nameservers-only",
+		"--dns01-check-retry-period=1s",
+	}
+	// CERTPLANE_BENCH_PROFILE=FILE saves certplane's CPU profile of the
+	// run's first 20 seconds.
+	profile, pprofPort := os.Getenv("CERTPLANE_BENCH_PROFILE"), 0
+	if profile != "" {
+		pprofPort = freePort(b)
+		flags = append(flags, fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", pprofPort))
+	}
+	up := startUp(b, data, freePort(b), flags...)
+	e := &acmeEnv{admin: filepath.Join(data, "admin.conf"), dir: b.TempDir(), named: named, pebble: pebble.pebbleServer, solverPort: solverPort}
+	pid := up.cmd.Process.Pid
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	// The account is registered before the clock starts.
+	f := filepath.Join(e.dir, "issuer.yaml")
+	writeFile(b, f, e.issuer("pebble", e.pebble, ""))
+	mustKubectl(b, e.admin, "apply", "-f", f)
+	if r := kubectl(b, e.admin, "wait", "--for=condition=Ready", "--timeout=60s", "-n", "acme", "issuer/pebble"); r.code != 0 {
+		b.Fatalf("the Issuer is not Ready: %s%s\n%s", r.stdout, r.stderr, mustKubectl(b, e.admin, "get", "issuer", "pebble", "-n", "acme", "-o", "yaml"))
+	}
+
+	// Start-up's own writes (kube-controller-manager's ServiceAccounts,
+	// tokens and root CA ConfigMaps, role aggregation) are not the
+	// benchmark's: wait until a second passes without a write.
+	last, lastChange := apiWrites(b, cs), time.Now()
+	waitFor(b, time.Minute, "the apiserver's writes to settle", func() bool {
+		now := apiWrites(b, cs)
+		changed := writesSince(now, last)
+		delete(changed, "PUT leases/")
+		if len(changed) > 0 {
+			lastChange = time.Now()
+		}
+		last = now
+		return time.Since(lastChange) >= time.Second
+	})
+	w, err := dyn.Resource(certificatesGVR).Namespace("acme").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { w.Stop() }()
+	baseline := residentBytes(b, pid)
+	resetPeakRSS(b, pid)
+	writesBefore, failedBefore := apiWrites(b, cs), failedWrites(b, cs)
+	cpuBefore := processCPU(b, pid)
+	allBefore := cpuOf(b, data)
+	pebbleBefore := processCPU(b, pebble.pid)
+
+	profiled := make(chan struct{})
+	if profile != "" {
+		go func() {
+			defer close(profiled)
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=20", pprofPort))
+			if err != nil {
+				b.Logf("certplane profile: %v", err)
+				return
+			}
+			defer func() { _ = resp.Body.Close() }()
+			p, _ := io.ReadAll(resp.Body)
+			_ = os.WriteFile(profile, p, 0o600)
+		}()
+	} else {
+		close(profiled)
+	}
+	defer func() { <-profiled }()
+
+	b.StartTimer()
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- parallelN(n, 32, func(i int) error {
+			obj := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+				"metadata": map[string]any{"name": fmt.Sprintf("c%d", i)},
+				"spec": map[string]any{
+					"secretName": fmt.Sprintf("c%d-tls", i),
+					"dnsNames":   []any{fmt.Sprintf("c%d.example.test", i)},
+					"privateKey": map[string]any{"algorithm": "ECDSA", "size": int64(256)},
+					"issuerRef":  map[string]any{"name": "pebble", "kind": "Issuer"},
+				},
+			}}
+			_, err := dyn.Resource(certificatesGVR).Namespace("acme").Create(ctx, obj, metav1.CreateOptions{})
+			return err
+		})
+	}()
+	readyAt := map[string]time.Duration{}
+	lastRV := ""
+	timeout := time.After(5 * time.Minute)
+	for len(readyAt) < n {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				if w, err = dyn.Resource(certificatesGVR).Namespace("acme").Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
+					b.Fatal(err)
+				}
+				continue
+			}
+			if ev.Type == watch.Error {
+				b.Fatalf("watch: %v", ev.Object)
+			}
+			if ev.Type != watch.Modified && ev.Type != watch.Added {
+				continue
+			}
+			u := ev.Object.(*unstructured.Unstructured)
+			lastRV = u.GetResourceVersion()
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			for _, c := range conds {
+				if m, _ := c.(map[string]any); m["type"] == "Ready" && m["status"] == "True" {
+					if _, seen := readyAt[u.GetName()]; !seen {
+						readyAt[u.GetName()] = time.Since(start)
+					}
+				}
+			}
+		case err := <-errc:
+			if err != nil {
+				b.Fatal(err)
+			}
+			errc = nil
+		case <-timeout:
+			b.Fatalf("%d of %d Ready after 5 minutes:\n%s", len(readyAt), n,
+				mustKubectl(b, e.admin, "get", "certificaterequests,orders,challenges", "-n", "acme", "-o", "wide"))
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	writesReady := writesSince(apiWrites(b, cs), writesBefore)
+	cpuReady := processCPU(b, pid) - cpuBefore
+	peak := peakRSS(b, pid)
+
+	// Valid Orders delete their Challenges, whose finalizers remove the
+	// solver Services and Ingresses: count those writes and that CPU too.
+	waitFor(b, 2*time.Minute, "the Challenges and their solver objects to go", func() bool {
+		out := mustKubectl(b, e.admin, "get", "challenges,services,ingresses", "-n", "acme", "-o", "name")
+		return !strings.Contains(out, "challenge") && !strings.Contains(out, "cm-acme-http-solver")
+	})
+	writes := writesSince(apiWrites(b, cs), writesBefore)
+	failed := writesSince(failedWrites(b, cs), failedBefore)
+	cpu := processCPU(b, pid) - cpuBefore
+	if p := peakRSS(b, pid); p > peak {
+		peak = p
+	}
+
+	times := make([]time.Duration, 0, n)
+	for _, d := range readyAt {
+		times = append(times, d)
+	}
+	slices.Sort(times)
+	var total, totalReady float64
+	for _, v := range writes {
+		total += v
+	}
+	for _, v := range writesReady {
+		totalReady += v
+	}
+	b.Logf("%d Certificates Ready: first after %.2fs, median %.2fs, last %.2fs", n,
+		times[0].Seconds(), times[n/2].Seconds(), times[n-1].Seconds())
+	b.Logf("API writes until all Ready (%d of them the benchmark's creates): %.0f\n  %s", n, totalReady, formatWriteCounts(writesReady))
+	b.Logf("API writes until the Challenges and solver objects were gone: %.0f\n  %s", total, formatWriteCounts(writes))
+	b.Logf("of which refused (409 conflicts, 404 deletes of what was gone):\n  %s", formatWriteCounts(failed))
+	b.Logf("CPU until all were gone: %s, pebble %.2fs; certplane %.2fs until all Ready",
+		cpuSince(b, data, allBefore), (processCPU(b, pebble.pid) - pebbleBefore).Seconds(), cpuReady.Seconds())
+	b.Logf("Events by kind, type and reason:\n  %s", eventCounts(b, cs, "acme"))
+	b.Logf("certplane RSS %.1f MiB before the run, peak %.1f MiB during it", mebibytes(baseline), mebibytes(peak))
+
+	b.ReportMetric(elapsed.Seconds(), "s-to-ready")
+	b.ReportMetric((total-float64(n))/float64(n), "writes/cert")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/cert")
+	b.ReportMetric(mebibytes(peak), "peak-RSS-MiB")
+	b.StartTimer() // b.Loop checks the timer runs
+}
+
+// startBenchNamed is startNamed for a benchmark (startNamed, and so
+// startACMEEnv, take a *testing.T): named primary for zone with records
+// (name relative to the zone to an IPv4 address), without the TSIG key and
+// dynamic updates, which HTTP-01 does not need. KeyName is startNamed's,
+// for the Issuer's unused DNS-01 solver; Secret is empty.
+func startBenchNamed(b *testing.B, zone string, records map[string]string) *namedServer {
+	b.Helper()
+	requireDebianTool(b, namedBin, "bind9")
+	requireDebianTool(b, digBin, "bind9-dnsutils")
+	dir := b.TempDir()
+	var z strings.Builder
+	fmt.Fprintf(&z, "$TTL 60\n$ORIGIN %s.\n@ IN SOA ns.%[1]s. hostmaster.%[1]s. ( 1 3600 600 86400 60 )\n@ IN NS ns\nns IN A 127.0.0.1\n", zone)
+	for name, ip := range records {
+		fmt.Fprintf(&z, "%s IN A %s\n", name, ip)
+	}
+	zoneFile := filepath.Join(dir, zone+".zone")
+	writeFile(b, zoneFile, z.String())
+	port := freeDNSPort(b)
+	confFile := filepath.Join(dir, "named.conf")
+	writeFile(b, confFile, fmt.Sprintf(`options {
+	directory %q;
+	pid-file %q;
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	notify no;
+};
+controls { };
+zone %q { type primary; file %q; };
+`, dir, filepath.Join(dir, "named.pid"), port, zone, zoneFile))
+	d := startDaemon(b, "named", dir, nil, namedBin, "-g", "-n", "1", "-c", confFile)
+	ns := &namedServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Zone: zone, KeyName: "certplane-key", Algorithm: "HMACSHA256"}
+	d.waitReady(b, "named to answer for "+zone, func() bool { return len(ns.dig(b, "SOA", zone+".")) > 0 })
+	return ns
+}
+
+// benchPebble is a Pebble started by startBenchPebble, with its process
+// id for its CPU time.
+type benchPebble struct {
+	*pebbleServer
+	pid int
+}
+
+// startBenchPebble is startPebble (which takes a *testing.T) for a
+// benchmark, with the options the benchmark needs: HTTP-01 validated at
+// httpPort, names resolved at dnsServer, PEBBLE_VA_NOSLEEP=1, no nonce
+// rejections and no authorization reuse.
+func startBenchPebble(b *testing.B, httpPort int, dnsServer string) *benchPebble {
+	b.Helper()
+	requireDebianTool(b, pebbleBin, "pebble")
+	dir := b.TempDir()
+	ca := pkitest.CA(b, "certplane e2e Pebble listener CA")
+	key := pkitest.Key(b)
+	cert, err := ca.Issue(rand.Reader, time.Now(), &pki.Template{
+		Subject:     pkix.Name{CommonName: "localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		Usages:      []pki.Usage{pki.UsageDigitalSignature, pki.UsageServerAuth},
+		Duration:    24 * time.Hour,
+	}, key.Public())
+	if err != nil {
+		b.Fatalf("issuing Pebble's listener certificate: %v", err)
+	}
+	keyPEM, err := pki.MarshalPrivateKeyPEM(key, pki.FormatDefault)
+	if err != nil {
+		b.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeFile(b, certFile, string(pki.EncodeCertificatesPEM(cert)))
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ports := distinctFreePorts(b, 3)
+	cfg := pebbleConfig{
+		ListenAddress:           net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
+		ManagementListenAddress: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),
+		Certificate:             certFile,
+		PrivateKey:              keyFile,
+		HTTPPort:                httpPort,
+		TLSPort:                 ports[2],
+	}
+	data, err := json.Marshal(map[string]pebbleConfig{"pebble": cfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "pebble-config.json")
+	writeFile(b, cfgFile, string(data))
+	d := startDaemon(b, "pebble", dir, []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
+		pebbleBin, "-config", cfgFile, "-dnsserver", dnsServer)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Certificate)
+	p := &pebbleServer{
+		DirectoryURL:  fmt.Sprintf("https://%s/dir", cfg.ListenAddress),
+		ManagementURL: "https://" + cfg.ManagementListenAddress,
+		CABundle:      pki.EncodeCertificatesPEM(ca.Certificate),
+		HTTPPort:      httpPort,
+		TLSPort:       ports[2],
+		Client:        &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+	}
+	b.Cleanup(p.Client.CloseIdleConnections)
+	d.waitReady(b, "Pebble's directory to answer 200", func() bool {
+		status, _, err := p.get(p.DirectoryURL)
+		return err == nil && status == http.StatusOK
+	})
+	return &benchPebble{pebbleServer: p, pid: d.cmd.Process.Pid}
+}
+
+// eventCounts counts the Events of a namespace by involved kind, type and
+// reason, each Event once (not by its count).
+func eventCounts(b *testing.B, cs kubernetes.Interface, ns string) string {
+	b.Helper()
+	l, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, ev := range l.Items {
+		counts[ev.InvolvedObject.Kind+" "+ev.Type+" "+ev.Reason]++
+	}
+	return formatWriteCounts(counts)
+}
+
+// failedWrites reads kube-apiserver's apiserver_request_total for the
+// write verbs that did not succeed (a code other than 2xx), by verb,
+// resource, subresource and code.
+func failedWrites(b *testing.B, cs kubernetes.Interface) map[string]float64 {
+	b.Helper()
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(raw)) {
+		labels, value, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "apiserver_request_total{"), "} ")
+		if !ok || !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		l := map[string]string{}
+		for _, kv := range strings.Split(labels, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				l[k] = strings.Trim(v, `"`)
+			}
+		}
+		if !slices.Contains([]string{"POST", "PUT", "PATCH", "DELETE", "APPLY"}, l["verb"]) || strings.HasPrefix(l["code"], "2") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[l["verb"]+" "+l["resource"]+"/"+l["subresource"]+" "+l["code"]] += v
+		}
+	}
+	return out
+}
