@@ -111,9 +111,10 @@ func (r *ChallengeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 	if !controllerutil.ContainsFinalizer(ch, Finalizer) {
-		controllerutil.AddFinalizer(ch, Finalizer)
-		controllerutil.RemoveFinalizer(ch, legacyFinalizer)
-		return ctrl.Result{}, ignoreConflict(r.Writer.Update(ctx, ch))
+		return ctrl.Result{}, r.patchFinalizers(ctx, ch, func() {
+			controllerutil.AddFinalizer(ch, Finalizer)
+			controllerutil.RemoveFinalizer(ch, legacyFinalizer)
+		})
 	}
 	iss, err := r.Accounts.Issuer(ctx, ch.Namespace, ch.Spec.IssuerRef)
 	var notReady *ErrNotReady
@@ -135,11 +136,8 @@ func (r *ChallengeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 // present puts the token or record in place.
 func (r *ChallengeReconciler) present(ctx context.Context, ch *acmev1.Challenge, iss *Issuer) (ctrl.Result, error) {
-	// The server may know the challenge already (valid from an earlier
-	// attempt): then there is nothing to present.
-	if c, err := iss.Client.GetChallenge(ctx, ch.Spec.URL); err == nil && (c.Status == xacme.StatusValid || c.Status == xacme.StatusInvalid) {
-		return r.serverState(ctx, ch, iss, acmev1.State(c.Status), c.Error)
-	}
+	// A challenge the server already decided is found out at Accept,
+	// which answers with its state: no request is spent on it here.
 	var err error
 	switch ch.Spec.Type {
 	case acmev1.ACMEChallengeTypeHTTP01:
@@ -283,7 +281,10 @@ func (r *ChallengeReconciler) selfCheck(ctx context.Context, ch *acmev1.Challeng
 // finish cleans up a Challenge that is final or being deleted, then lets
 // it go.
 func (r *ChallengeReconciler) finish(ctx context.Context, ch *acmev1.Challenge) error {
-	if ch.Status.Presented || ch.DeletionTimestamp != nil {
+	// A Challenge that was cleaned up when it became final has Presented
+	// false; one deleted before it was final may have been presented in
+	// part.
+	if ch.Status.Presented || (ch.DeletionTimestamp != nil && !ch.Status.State.Final()) {
 		if err := r.cleanUp(ctx, ch); err != nil {
 			r.Events.Eventf(ch, nil, corev1.EventTypeWarning, "CleanUpError", "CleanUp", "Error cleaning up challenge: %s", err.Error())
 			if ch.DeletionTimestamp == nil || !errors.Is(err, errIssuerGone) {
@@ -299,9 +300,18 @@ func (r *ChallengeReconciler) finish(ctx context.Context, ch *acmev1.Challenge) 
 	if !hasFinalizer(ch) {
 		return nil
 	}
-	controllerutil.RemoveFinalizer(ch, Finalizer)
-	controllerutil.RemoveFinalizer(ch, legacyFinalizer)
-	return ignoreConflict(r.Writer.Update(ctx, ch))
+	return r.patchFinalizers(ctx, ch, func() {
+		controllerutil.RemoveFinalizer(ch, Finalizer)
+		controllerutil.RemoveFinalizer(ch, legacyFinalizer)
+	})
+}
+
+// patchFinalizers writes the finalizers change makes with a merge patch,
+// which does not conflict with the status written just before.
+func (r *ChallengeReconciler) patchFinalizers(ctx context.Context, ch *acmev1.Challenge, change func()) error {
+	base := ch.DeepCopy()
+	change()
+	return client.IgnoreNotFound(r.Writer.Patch(ctx, ch, client.MergeFrom(base)))
 }
 
 var errIssuerGone = errors.New("the issuer is gone")

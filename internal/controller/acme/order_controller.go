@@ -85,13 +85,21 @@ func (r *OrderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if order.Status.URL == "" {
 		return r.create(ctx, order, iss)
 	}
+	if order.Status.State == acmev1.Pending || order.Status.State == "" {
+		// While Challenges are being solved the server has nothing new to
+		// say: ask it only once they are all valid.
+		if res, waiting, err := r.pending(ctx, order, iss); waiting || err != nil {
+			return res, err
+		}
+	}
 	o, err := iss.Client.GetOrder(ctx, order.Status.URL)
 	if err != nil {
 		return r.serverError(ctx, order, "Failed to get order", err)
 	}
 	switch o.Status {
 	case xacme.StatusPending:
-		return r.pending(ctx, order, iss)
+		// The server has not noticed the last validation yet.
+		return ctrl.Result{RequeueAfter: serverPoll}, nil
 	case xacme.StatusReady:
 		return r.finalize(ctx, order, iss, "")
 	case xacme.StatusValid:
@@ -161,11 +169,13 @@ func (r *OrderReconciler) create(ctx context.Context, order *acmev1.Order, iss *
 }
 
 // pending makes sure every authorization still to be done has its
-// Challenge, and fails the Order when one of them failed for good.
-func (r *OrderReconciler) pending(ctx context.Context, order *acmev1.Order, iss *Issuer) (ctrl.Result, error) {
+// Challenge, and fails the Order when one of them failed for good. waiting
+// is false once every authorization is valid, for the caller to ask the
+// server.
+func (r *OrderReconciler) pending(ctx context.Context, order *acmev1.Order, iss *Issuer) (res ctrl.Result, waiting bool, err error) {
 	existing, err := r.challenges(ctx, order)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, true, err
 	}
 	allValid, noSolver := true, ""
 	for _, authz := range order.Status.Authorizations {
@@ -180,11 +190,11 @@ func (r *OrderReconciler) pending(ctx context.Context, order *acmev1.Order, iss 
 		}
 		solver, err := acmepolicy.ApplySolverOverrides(order.Annotations, solver)
 		if err != nil {
-			return ctrl.Result{}, r.fail(ctx, order, acmev1.Errored, "Invalid solver override: "+err.Error())
+			return ctrl.Result{}, true, r.fail(ctx, order, acmev1.Errored, "Invalid solver override: "+err.Error())
 		}
 		key, err := challengeKey(iss.Client, chal)
 		if err != nil {
-			return ctrl.Result{}, r.fail(ctx, order, acmev1.Errored, err.Error())
+			return ctrl.Result{}, true, r.fail(ctx, order, acmev1.Errored, err.Error())
 		}
 		spec := acmepolicy.ChallengeSpec(order, authz, chal, solver, key)
 		name := acmepolicy.ChallengeName(order.Name, spec)
@@ -198,7 +208,7 @@ func (r *OrderReconciler) pending(ctx context.Context, order *acmev1.Order, iss 
 				Spec: spec,
 			}
 			if err := r.Writer.Create(ctx, ch); err != nil && !apierrors.IsAlreadyExists(err) {
-				return ctrl.Result{}, err
+				return ctrl.Result{}, true, err
 			}
 			r.Events.Eventf(order, ch, corev1.EventTypeNormal, "Created", "Solve", "Created Challenge resource %q for domain %q", name, spec.DNSName)
 			allValid = false
@@ -208,21 +218,22 @@ func (r *OrderReconciler) pending(ctx context.Context, order *acmev1.Order, iss 
 			// The server's order would stay pending for ever: fail it, so
 			// that the request fails and the Certificate retries with a
 			// new Order after its backoff.
-			return ctrl.Result{}, r.fail(ctx, order, acmev1.Errored, fmt.Sprintf("Challenge %s for %q is %s: %s", name, spec.DNSName, ch.Status.State, ch.Status.Reason))
+			return ctrl.Result{}, true, r.fail(ctx, order, acmev1.Errored, fmt.Sprintf("Challenge %s for %q is %s: %s", name, spec.DNSName, ch.Status.State, ch.Status.Reason))
 		}
 		if ch.Status.State != acmev1.Valid {
 			allValid = false
 		}
 	}
 	if noSolver != "" {
-		r.Events.Eventf(order, nil, corev1.EventTypeWarning, "Solver", "Solve", "%s", noSolver)
-		return ctrl.Result{}, r.setReason(ctx, order, noSolver)
+		if order.Status.Reason != noSolver {
+			r.Events.Eventf(order, nil, corev1.EventTypeWarning, "Solver", "Solve", "%s", noSolver)
+		}
+		return ctrl.Result{}, true, r.setReason(ctx, order, noSolver)
 	}
 	if allValid {
-		// The server has not noticed yet: read it again soon.
-		return ctrl.Result{RequeueAfter: serverPoll}, nil
+		return ctrl.Result{}, false, nil
 	}
-	return ctrl.Result{}, r.setReason(ctx, order, "")
+	return ctrl.Result{}, true, r.setReason(ctx, order, "")
 }
 
 // challengeKey is what a Challenge presents: the key authorization for

@@ -82,7 +82,7 @@ func (r *ACMERequestReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	err = r.Reader.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, order)
 	switch {
 	case apierrors.IsNotFound(err):
-		return r.createOrder(ctx, w, cr, name, spec, now)
+		return r.createOrder(ctx, cr, name, spec, now)
 	case err != nil:
 		return ctrl.Result{}, err
 	}
@@ -95,12 +95,21 @@ func (r *ACMERequestReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, r.issued(ctx, w, cr, csr.PublicKey, order, now)
 	}
 	msg := fmt.Sprintf("Waiting on certificate issuance from order %s/%s: %q", cr.Namespace, name, st)
-	next := cr.DeepCopy()
-	crpolicy.SetCondition(&next.Status, cmv1.CertificateRequestCondition{Type: crpolicy.ConditionReady, Status: cmv1.ConditionFalse, Reason: reasonOrderPending, Message: msg}, now)
-	return ctrl.Result{}, w.write(ctx, cr, next)
+	return ctrl.Result{}, r.pending(ctx, cr, reasonOrderPending, msg, now)
 }
 
-func (r *ACMERequestReconciler) createOrder(ctx context.Context, w *CertificateRequestReconciler, cr *cmv1.CertificateRequest, name string, spec acmev1.OrderSpec, now time.Time) (ctrl.Result, error) {
+// pending writes Ready=False with an Order reason when it changed. It sends
+// no Event: the Order's own Events tell its progress.
+func (r *ACMERequestReconciler) pending(ctx context.Context, cr *cmv1.CertificateRequest, reason, msg string, now time.Time) error {
+	if c := crpolicy.FindCondition(cr.Status.Conditions, crpolicy.ConditionReady); c != nil && c.Reason == reason && c.Message == msg {
+		return nil
+	}
+	next := cr.DeepCopy()
+	crpolicy.SetCondition(&next.Status, cmv1.CertificateRequestCondition{Type: crpolicy.ConditionReady, Status: cmv1.ConditionFalse, Reason: reason, Message: msg}, now)
+	return ignoreConflict(r.Status.Update(ctx, next))
+}
+
+func (r *ACMERequestReconciler) createOrder(ctx context.Context, cr *cmv1.CertificateRequest, name string, spec acmev1.OrderSpec, now time.Time) (ctrl.Result, error) {
 	order := &acmev1.Order{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: cr.Namespace, Name: name,
@@ -113,10 +122,7 @@ func (r *ACMERequestReconciler) createOrder(ctx context.Context, w *CertificateR
 		return ctrl.Result{}, err
 	}
 	r.Events.Eventf(cr, order, corev1.EventTypeNormal, reasonOrderCreated, "Order", "Created Order resource %s/%s", cr.Namespace, name)
-	next := cr.DeepCopy()
-	crpolicy.SetCondition(&next.Status, cmv1.CertificateRequestCondition{Type: crpolicy.ConditionReady, Status: cmv1.ConditionFalse, Reason: reasonOrderCreated,
-		Message: fmt.Sprintf("Created Order resource %s/%s", cr.Namespace, name)}, now)
-	return ctrl.Result{}, w.write(ctx, cr, next)
+	return ctrl.Result{}, r.pending(ctx, cr, reasonOrderCreated, fmt.Sprintf("Created Order resource %s/%s", cr.Namespace, name), now)
 }
 
 // issued copies a valid Order's certificate into the request, unless it
