@@ -231,8 +231,15 @@ func (r *ChallengeReconciler) serverState(ctx context.Context, ch *acmev1.Challe
 		}
 		r.Events.Eventf(ch, nil, corev1.EventTypeWarning, "Failed", "Validate", "%s", reason)
 	}
+	// Final now: clean up first, so that one status write says both.
+	presented := ch.Status.Presented
+	if presented {
+		if err := r.cleanUp(ctx, ch); err == nil {
+			presented = false
+		}
+	}
 	return ctrl.Result{}, r.update(ctx, ch, func(st *acmev1.ChallengeStatus) {
-		st.State, st.Reason, st.Processing = state, reason, false
+		st.State, st.Reason, st.Processing, st.Presented = state, reason, false, presented
 	})
 }
 
