@@ -35,7 +35,7 @@ generate: tools
 	$(BIN)/controller-gen rbac:roleName=certplane-controller paths=./internal/controller/... paths=./internal/web/... output:rbac:dir=config/rbac
 
 ## verify-generate: fail when generated files are not current with their sources
-GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/certmanager/v1/zz_generated.deepcopy.go api/trust/v1alpha1/zz_generated.deepcopy.go api/acme/v1/zz_generated.deepcopy.go
+GENERATED = config/crd/bases/*.yaml config/rbac/role.yaml api/certmanager/v1/zz_generated.deepcopy.go api/trust/v1alpha1/zz_generated.deepcopy.go api/acme/v1/zz_generated.deepcopy.go api/policy/v1alpha1/zz_generated.deepcopy.go
 verify-generate: tools
 	@before=$$(cat $(GENERATED) | sha256sum); \
 	  $(MAKE) -s generate; \
