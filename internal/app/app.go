@@ -98,6 +98,9 @@ type Options struct {
 	Web WebOptions
 	// ACME configures the ACME issuer's controllers.
 	ACME ACMEOptions
+	// RequirePolicy approves and issues nothing that no
+	// CertificateRequestPolicy selects (--require-policy).
+	RequirePolicy bool
 }
 
 // NewManager builds a manager running the CSR controllers against the
@@ -196,6 +199,18 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
+	policies, err := setupPolicies(mgr, cfg, o, enabled)
+	if err != nil {
+		return nil, err
+	}
+	if gate := policies.Gate(); gate != nil {
+		if err := (&certificates.CSRPolicyApprover{
+			Reader: mgr.GetClient(), Approval: mgr.GetClient().SubResource("approval"),
+			Events: mgr.GetEventRecorder("certplane-csr-policy-approver"), Policy: gate,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+	}
 	if enabled.Enabled(CSRApproving, true) {
 		if err := (&certificates.CSRApprovingReconciler{
 			Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Creator: mgr.GetClient(),
@@ -219,11 +234,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	var issuers *certmanager.Issuers
 	if served {
-		if issuers, err = setupCertManager(mgr, o, enabled); err != nil {
+		if issuers, err = setupCertManager(mgr, o, enabled, policies); err != nil {
 			return nil, err
 		}
 	}
-	if err := setupPodCertificates(mgr, cfg, o, enabled, issuers); err != nil {
+	if err := setupPodCertificates(mgr, cfg, o, enabled, issuers, policies); err != nil {
 		return nil, err
 	}
 	if err := setupTrust(mgr, o, enabled); err != nil {
@@ -241,7 +256,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 // setupPodCertificates adds the PodCertificateRequest signers: certplane.io/spiffe
 // when its CA is given, and the cert-manager issuers when their API is
 // served; only where the cluster serves podcertificaterequests.
-func setupPodCertificates(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Controllers, issuers *certmanager.Issuers) error {
+func setupPodCertificates(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Controllers, issuers *certmanager.Issuers, policies *policySetup) error {
 	if !enabled.Enabled(PodCertificateRequests, true) {
 		return nil
 	}
@@ -273,15 +288,19 @@ func setupPodCertificates(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled
 	if len(signers) == 0 {
 		return nil
 	}
-	return (&certificates.PodCertificateRequestReconciler{
+	r := &certificates.PodCertificateRequestReconciler{
 		Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-podcertificaterequests"),
-		Signers: signers,
-	}).SetupWithManager(mgr)
+		Signers: signers, RequirePolicy: o.RequirePolicy,
+	}
+	if gate := policies.Gate(); gate != nil {
+		r.Policy = gate
+	}
+	return r.SetupWithManager(mgr)
 }
 
 // setupCertManager adds the enabled cert-manager.io controllers, and
 // returns the issuer resolver they share.
-func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) (*certmanager.Issuers, error) {
+func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers, policies *policySetup) (*certmanager.Issuers, error) {
 	if o.ClusterResourceNamespace == "" {
 		o.ClusterResourceNamespace = "cert-manager"
 	}
@@ -306,21 +325,34 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers) (*certma
 		if err := metrics.Registry.Register(&certmanager.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			return nil, err
 		}
-		if err := (&certmanager.CertificateReconciler{
+		r := &certmanager.CertificateReconciler{
 			Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 			Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificates"), Issuers: issuers,
 			MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, OwnerRef: o.CertificateOwnerRef,
 			// Without the built-in approver, another approver decides:
 			// every issuance waits for its CertificateRequest's approval.
 			ThroughRequests: !approver,
-		}).SetupWithManager(mgr); err != nil {
+			RequirePolicy:   o.RequirePolicy,
+			PolicyChanged:   policies.changes(),
+		}
+		if gate := policies.Gate(); gate != nil {
+			r.Policy = gate
+		}
+		if err := r.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
 	}
-	if approver {
-		if err := (&certmanager.CertificateRequestApprover{
+	// The approver runs for the built-in approval, and for the policies'
+	// decisions when the built-in approval is off.
+	if gate := policies.Gate(); approver || gate != nil {
+		a := &certmanager.CertificateRequestApprover{
 			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificaterequests-approver"),
-		}).SetupWithManager(mgr); err != nil {
+			PolicyOnly: !approver, RequirePolicy: o.RequirePolicy, PolicyChanged: policies.changes(),
+		}
+		if gate != nil {
+			a.Policy = gate
+		}
+		if err := a.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
 	}

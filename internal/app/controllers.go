@@ -24,6 +24,9 @@ const (
 	CertificateRequestsIssuerACME    = "certificaterequests-issuer-acme"
 	OrdersController                 = "orders"
 	ChallengesController             = "challenges"
+	// CertificateRequestPoliciesController is approver-policy's
+	// CertificateRequestPolicies, enforced on every path that issues.
+	CertificateRequestPoliciesController = "certificaterequestpolicies"
 	controllersAll                   = "*"
 	controllerOffPrefix              = "-"
 )
@@ -34,7 +37,7 @@ var ControllerNames = []string{
 	IssuersController, ClusterIssuersController, CertificatesController,
 	CertificateRequestsApprover, CertificateRequestsIssuer, CertificateSigningRequestsIssuer,
 	CertificateRequestsIssuerACME, OrdersController, ChallengesController,
-	PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles,
+	CertificateRequestPoliciesController, PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles,
 }
 
 // controllerAliases are kube-controller-manager's long names.

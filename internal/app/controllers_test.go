@@ -9,7 +9,7 @@ import (
 func TestEnabledControllers(t *testing.T) {
 	all := []string{CSRSigning, CSRApproving, CSRCleaner, IssuersController, ClusterIssuersController, CertificatesController,
 		CertificateRequestsApprover, CertificateRequestsIssuer, CertificateSigningRequestsIssuer,
-		CertificateRequestsIssuerACME, OrdersController, ChallengesController, PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles}
+		CertificateRequestsIssuerACME, OrdersController, ChallengesController, CertificateRequestPoliciesController, PodCertificateRequests, BundlesController, ClusterTrustBundles, IssuerClusterTrustBundles}
 	without := func(names ...string) []string {
 		return slices.DeleteFunc(slices.Clone(all), func(n string) bool { return slices.Contains(names, n) })
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
@@ -251,4 +252,24 @@ func condition(cs []cmv1.CertificateCondition, typ string) *cmv1.CertificateCond
 		}
 	}
 	return nil
+}
+
+// Annotations where the apiserver records who asked for a Certificate
+// (config/policy/certificate-identity-policy.yaml): the user who created
+// it or last changed its spec.
+const (
+	AnnotationRequester       = "certplane.io/requester"
+	AnnotationRequesterUID    = "certplane.io/requester-uid"
+	AnnotationRequesterGroups = "certplane.io/requester-groups"
+)
+
+// Requester is the user recorded in a Certificate's annotations; empty
+// when none was recorded.
+func Requester(crt *cmv1.Certificate) authnv1.UserInfo {
+	a := crt.Annotations
+	who := authnv1.UserInfo{Username: a[AnnotationRequester], UID: a[AnnotationRequesterUID]}
+	if g := a[AnnotationRequesterGroups]; g != "" {
+		who.Groups = strings.Split(g, ",")
+	}
+	return who
 }

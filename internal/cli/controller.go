@@ -79,6 +79,8 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 	fl.BoolVar(&f.opts.ACME.DNS01RecursiveNameserversOnly, "dns01-recursive-nameservers-only", false, "check DNS-01 records at --dns01-recursive-nameservers instead of the zone's authoritative nameservers")
 	fl.DurationVar(&f.opts.ACME.DNS01CheckRetryPeriod, "dns01-check-retry-period", 10*time.Second, "wait before repeating a failed DNS-01 or HTTP-01 self-check")
 	fl.IntVar(&f.opts.ACME.MaxConcurrentChallenges, "max-concurrent-challenges", 60, "how many ACME challenges are worked on at once")
+	fl.BoolVar(&f.opts.RequirePolicy, "require-policy", false,
+		"approve and issue nothing that no CertificateRequestPolicy (policy.cert-manager.io) selects: Certificates, CertificateRequests and PodCertificateRequests are denied without one")
 	fl.StringVar(&f.logFormat, "log-format", "text", `log format: "text" (RFC 3339 times) or "json"`)
 	spiffeDefault := ""
 	if !cluster {

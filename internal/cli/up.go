@@ -235,7 +235,7 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	if err := app.InstallCRDs(ctx, dyn); err != nil {
 		return nil, errors.Join(err, <-roles)
 	}
-	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer, acme.cert-manager.io/v1 Order and Challenge, and trust.cert-manager.io/v1alpha1 Bundle served")
+	fmt.Fprintln(o.Out, "crds: cert-manager.io/v1 Certificate, CertificateRequest, Issuer and ClusterIssuer, acme.cert-manager.io/v1 Order and Challenge, policy.cert-manager.io/v1alpha1 CertificateRequestPolicy, and trust.cert-manager.io/v1alpha1 Bundle served")
 	// The apiserver takes a moment to apply new admission policies; the
 	// controllers start meanwhile, and `up` is up only once they apply.
 	admissible := make(chan error, 1)

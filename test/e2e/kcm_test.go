@@ -177,7 +177,7 @@ func TestUpControllersFlag(t *testing.T) {
 
 	for _, c := range []struct{ flag, want string }{
 		{"--controllers=", "controllers: none running"},
-		{"--controllers=*,-csrsigning", "controllers: csrapproving, csrcleaner, issuers, clusterissuers, certificates, certificaterequests-approver, certificaterequests-issuer, certificatesigningrequests-issuer, certificaterequests-issuer-acme, orders, challenges, podcertificaterequests, bundles, clustertrustbundles, issuer-clustertrustbundles running"},
+		{"--controllers=*,-csrsigning", "controllers: csrapproving, csrcleaner, issuers, clusterissuers, certificates, certificaterequests-approver, certificaterequests-issuer, certificatesigningrequests-issuer, certificaterequests-issuer-acme, orders, challenges, certificaterequestpolicies, podcertificaterequests, bundles, clustertrustbundles, issuer-clustertrustbundles running"},
 	} {
 		data := t.TempDir()
 		u := startUp(t, data, freePort(t), c.flag, "--log-format", "json")

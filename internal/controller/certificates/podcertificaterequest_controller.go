@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	authnv1 "k8s.io/api/authentication/v1"
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/certplane/certplane/internal/podcertpolicy"
+	"github.com/certplane/certplane/internal/requestpolicy"
 	"github.com/certplane/certplane/pkg/pki"
 )
 
@@ -79,6 +82,11 @@ type PodCertificateRequestReconciler struct {
 	Status  client.SubResourceWriter
 	Events  eventRecorder
 	Signers []PodSigner
+	// Policy, if set, denies what the CertificateRequestPolicies that
+	// select a request do not allow its pod's ServiceAccount; with
+	// RequirePolicy, also what none selects.
+	Policy        issuancePolicy
+	RequirePolicy bool
 	// Workers is how many requests are handled at once. If zero, 16.
 	Workers int
 	Now     func() time.Time
@@ -116,6 +124,15 @@ func (r *PodCertificateRequestReconciler) Reconcile(ctx context.Context, req ctr
 		return ctrl.Result{}, r.finish(ctx, pcr, podcertpolicy.ConditionDenied, d.Reason, d.Message, now)
 	case d.Fail:
 		return ctrl.Result{}, r.finish(ctx, pcr, podcertpolicy.ConditionFailed, d.Reason, d.Message, now)
+	}
+	if r.Policy != nil {
+		msg, err := r.policyDenies(ctx, pcr, d)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if msg != "" {
+			return ctrl.Result{}, r.finish(ctx, pcr, podcertpolicy.ConditionDenied, ReasonPolicyDenied, msg, now)
+		}
 	}
 	leaf, err := ca.CA.Issue(r.rand(), now, d.Template, d.PublicKey)
 	if err != nil {
@@ -221,4 +238,29 @@ func (s *SPIFFESigner) Signer(_ context.Context, _ *certv1.PodCertificateRequest
 		return nil, &PodSignerError{Reason: podcertpolicy.ReasonSigningFailed, Message: fmt.Sprintf("the %s CA expired at %s", podcertpolicy.SPIFFESigner, ca.Certificate.NotAfter.UTC().Format(time.RFC3339))}
 	}
 	return &PodCA{CA: ca, Rules: podcertpolicy.Rules{TrustDomain: s.TrustDomain, MaxLifetime: s.MaxLifetime}}, nil
+}
+
+// ReasonPolicyDenied is a PodCertificateRequest's Denied reason when the
+// CertificateRequestPolicies do not allow it.
+const ReasonPolicyDenied = "PolicyDenied"
+
+// policyDenies asks the policies about the certificate d would issue, for
+// the pod's ServiceAccount; the message is empty when it may be issued.
+func (r *PodCertificateRequestReconciler) policyDenies(ctx context.Context, pcr *certv1.PodCertificateRequest, d podcertpolicy.Decision) (string, error) {
+	ref, _ := requestpolicy.SignerIssuerRef(pcr.Spec.SignerName)
+	alg, bits := pki.KeyDescription(d.PublicKey)
+	key := pki.KeySpec{Algorithm: pki.KeyAlgorithm(strings.ToLower(alg)), Size: bits}
+	req := requestpolicy.FromTemplate(pcr.Namespace, pcr.Name, ref, d.Template, key)
+	who := authnv1.UserInfo{Username: "system:serviceaccount:" + pcr.Namespace + ":" + pcr.Spec.ServiceAccountName, UID: string(pcr.Spec.ServiceAccountUID),
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + pcr.Namespace, "system:authenticated"}}
+	pd, err := r.Policy.Decide(ctx, req, who)
+	switch {
+	case err != nil:
+		return "", err
+	case pd.Selected && !pd.Approved:
+		return pd.Message, nil
+	case !pd.Selected && r.RequirePolicy:
+		return requestpolicy.NoPolicyMessage, nil
+	}
+	return "", nil
 }

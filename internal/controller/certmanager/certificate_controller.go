@@ -24,10 +24,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/crpolicy"
+	"github.com/certplane/certplane/internal/requestpolicy"
 	"github.com/certplane/certplane/pkg/pki"
 )
 
@@ -88,8 +90,15 @@ type CertificateReconciler struct {
 	// built-in issuers sign in process, skipping a request the built-in
 	// approver would approve anyway.
 	ThroughRequests bool
-	Now             func() time.Time
-	Rand            io.Reader
+	// Policy, if set, decides in-process issuances as the
+	// CertificateRequestPolicies would decide their CertificateRequests.
+	Policy issuancePolicy
+	// RequirePolicy refuses what no policy selects (--require-policy).
+	RequirePolicy bool
+	// PolicyChanged, if set, tells that the policies changed.
+	PolicyChanged <-chan event.GenericEvent
+	Now           func() time.Time
+	Rand          io.Reader
 
 	// written remembers the resourceVersion of each Secret this controller
 	// wrote, so that the watch event of its own write does not come back
@@ -183,6 +192,9 @@ func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certif
 		// Issuer and Secret watches bring it back sooner.
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
+	if denied, err := r.policyDenies(ctx, crt, request, decision, now); denied || err != nil {
+		return ctrl.Result{}, err
+	}
 	res, err := r.issue(ctx, crt, request, secret, decision, iss, now)
 	if errors.Is(err, errSecretExists) {
 		// A Secret certplane did not write is not cached: nothing was
@@ -194,6 +206,40 @@ func (r *CertificateReconciler) withSecret(ctx context.Context, crt *cmv1.Certif
 		return r.withSecret(ctx, crt, request, live, now, false)
 	}
 	return res, err
+}
+
+// ReasonDenied is a Certificate's Ready reason when no
+// CertificateRequestPolicy allows what it asks for.
+const ReasonDenied = "Denied"
+
+// policyDenies asks the CertificateRequestPolicies about the Certificate
+// before anything is signed, as they would decide its CertificateRequest,
+// for the requester the apiserver recorded in its annotations. A refusal
+// is Ready=False reason Denied with the policies' message; no API write is
+// added otherwise. A policy's change brings denied Certificates back.
+func (r *CertificateReconciler) policyDenies(ctx context.Context, crt *cmv1.Certificate, request *certpolicy.Request, d certpolicy.Decision, now time.Time) (bool, error) {
+	if r.Policy == nil {
+		return false, nil
+	}
+	req := requestpolicy.FromTemplate(crt.Namespace, crt.Name, requestpolicy.IssuerRefOf(crt.Spec.IssuerRef), request.Template, request.Key)
+	pd, err := r.Policy.Decide(ctx, req, certpolicy.Requester(crt))
+	switch {
+	case err != nil:
+		return false, err
+	case !pd.Selected && r.RequirePolicy:
+		pd.Message = requestpolicy.NoPolicyMessage
+	case !pd.Selected || pd.Approved:
+		return false, nil
+	}
+	issuing := &cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionFalse, Reason: ReasonDenied, Message: pd.Message}
+	if r.stillValid(crt, d, now) {
+		// The current certificate serves until it expires.
+		next := crt.DeepCopy()
+		issuing.ObservedGeneration = crt.Generation
+		setCondition(&next.Status, *issuing, now)
+		return true, r.updateStatus(ctx, crt, next)
+	}
+	return true, r.notReady(ctx, crt, ReasonDenied, pd.Message, issuing, now)
 }
 
 // errSecretExists: the Secret to create exists after all.
@@ -642,12 +688,29 @@ func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return reqs
 		})
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cmv1.Certificate{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, manualRenewal{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCertificate), builder.WithPredicates(r.notOwnWrite())).
 		Owns(&cmv1.CertificateRequest{}).
 		Watches(&cmv1.Issuer{}, byIssuer(crpolicy.KindIssuer), builder.WithPredicates(readinessChanged{})).
-		Watches(&cmv1.ClusterIssuer{}, byIssuer(crpolicy.KindClusterIssuer), builder.WithPredicates(readinessChanged{})).
+		Watches(&cmv1.ClusterIssuer{}, byIssuer(crpolicy.KindClusterIssuer), builder.WithPredicates(readinessChanged{}))
+	if r.PolicyChanged != nil {
+		// A policy's change decides the denied Certificates again.
+		b = b.WatchesRawSource(source.Channel(r.PolicyChanged, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			var list cmv1.CertificateList
+			if err := mgr.GetClient().List(ctx, &list); err != nil {
+				return nil
+			}
+			var reqs []reconcile.Request
+			for i := range list.Items {
+				if c := findCondition(list.Items[i].Status.Conditions, "Issuing"); c != nil && c.Reason == ReasonDenied {
+					reqs = append(reqs, reconcile.Request{NamespacedName: key(&list.Items[i])})
+				}
+			}
+			return reqs
+		})))
+	}
+	return b.
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("certificates").
 		Complete(r)

@@ -4,16 +4,23 @@ import (
 	"context"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/crpolicy"
+	"github.com/certplane/certplane/internal/requestpolicy"
+	"github.com/certplane/certplane/pkg/pki"
 )
 
 // CertificateRequestApprover is cert-manager's built-in approver: it
@@ -33,7 +40,22 @@ type CertificateRequestApprover struct {
 	// Retry is how long a request the policy refused waits before the
 	// next try: RBAC changes bring no watch event. If zero, 5 minutes.
 	Retry time.Duration
+	// Policy, if set, decides every request a CertificateRequestPolicy
+	// selects, as approver-policy does.
+	Policy issuancePolicy
+	// PolicyOnly leaves alone what no policy selects: the built-in
+	// approver is off, and this controller runs for the policies only.
+	PolicyOnly bool
+	// RequirePolicy denies what no policy selects (--require-policy).
+	RequirePolicy bool
+	// PolicyChanged, if set, tells that the policies changed: requests
+	// left to other approvers are looked at again.
+	PolicyChanged <-chan event.GenericEvent
 }
+
+// ReasonPolicy is the reason of the Approved and Denied conditions a
+// CertificateRequestPolicy decides, approver-policy's.
+const ReasonPolicy = "policy.cert-manager.io"
 
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests/status,verbs=update
@@ -53,11 +75,30 @@ func (r *CertificateRequestApprover) Reconcile(ctx context.Context, req ctrl.Req
 	if r.Now != nil {
 		now = r.Now()
 	}
-	crpolicy.SetCondition(&cr.Status, crpolicy.ApprovedCondition(), now)
+	cond, eventType := crpolicy.ApprovedCondition(), corev1.EventTypeNormal
+	if r.Policy != nil {
+		d, err := r.decide(ctx, cr)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		switch {
+		case d.Approved:
+			cond = cmv1.CertificateRequestCondition{Type: crpolicy.ConditionApproved, Status: cmv1.ConditionTrue, Reason: ReasonPolicy, Message: d.Message}
+		case d.Selected:
+			cond = cmv1.CertificateRequestCondition{Type: crpolicy.ConditionDenied, Status: cmv1.ConditionTrue, Reason: ReasonPolicy, Message: d.Message}
+			eventType = corev1.EventTypeWarning
+		case r.RequirePolicy:
+			cond = cmv1.CertificateRequestCondition{Type: crpolicy.ConditionDenied, Status: cmv1.ConditionTrue, Reason: ReasonPolicy, Message: requestpolicy.NoPolicyMessage}
+			eventType = corev1.EventTypeWarning
+		case r.PolicyOnly:
+			return ctrl.Result{}, nil // for other approvers
+		}
+	}
+	crpolicy.SetCondition(&cr.Status, cond, now)
 	err := r.Status.Update(ctx, cr)
 	switch {
 	case err == nil:
-		r.Events.Eventf(cr, nil, corev1.EventTypeNormal, crpolicy.ReasonApproved, "Approve", "%s", crpolicy.MessageApproved)
+		r.Events.Eventf(cr, nil, eventType, cond.Reason, "Approve", "%s", cond.Message)
 		return ctrl.Result{}, nil
 	case apierrors.IsNotFound(err):
 		return ctrl.Result{}, nil
@@ -78,13 +119,46 @@ func (r *CertificateRequestApprover) Reconcile(ctx context.Context, req ctrl.Req
 	}
 }
 
+// decide asks the policies about cr, requested by the user the apiserver
+// recorded in its spec.
+func (r *CertificateRequestApprover) decide(ctx context.Context, cr *cmv1.CertificateRequest) (requestpolicy.Decision, error) {
+	csr, err := pki.ParseCSRPEM(cr.Spec.Request)
+	if err != nil {
+		// Not approvable; the issuer controller fails it.
+		return requestpolicy.Decision{Selected: true, Message: "the request's CSR cannot be parsed: " + err.Error()}, nil
+	}
+	req := requestpolicy.FromCertificateRequest(cr, csr)
+	who := authnv1.UserInfo{Username: cr.Spec.Username, UID: cr.Spec.UID, Groups: cr.Spec.Groups}
+	if len(cr.Spec.Extra) > 0 {
+		who.Extra = map[string]authnv1.ExtraValue{}
+		for k, v := range cr.Spec.Extra {
+			who.Extra[k] = authnv1.ExtraValue(v)
+		}
+	}
+	return r.Policy.Decide(ctx, req, who)
+}
+
 // SetupWithManager watches the CertificateRequests that need approval.
 func (r *CertificateRequestApprover) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cmv1.CertificateRequest{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			cr, ok := o.(*cmv1.CertificateRequest)
 			return ok && crpolicy.NeedsApproval(cr)
-		}))).
-		Named("certificaterequests-approver").
-		Complete(r)
+		})))
+	if r.PolicyChanged != nil {
+		b = b.WatchesRawSource(source.Channel(r.PolicyChanged, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			var list cmv1.CertificateRequestList
+			if err := mgr.GetClient().List(ctx, &list); err != nil {
+				return nil
+			}
+			var reqs []reconcile.Request
+			for i := range list.Items {
+				if crpolicy.NeedsApproval(&list.Items[i]) {
+					reqs = append(reqs, reconcile.Request{NamespacedName: key(&list.Items[i])})
+				}
+			}
+			return reqs
+		})))
+	}
+	return b.Named("certificaterequests-approver").Complete(r)
 }
