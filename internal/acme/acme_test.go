@@ -15,30 +15,28 @@ import (
 )
 
 func TestRetryAfter(t *testing.T) {
-	withHeader := func(code int, retryAfter string) *http.Response {
-		r := &http.Response{StatusCode: code, Header: http.Header{}}
-		if retryAfter != "" {
-			r.Header.Set("Retry-After", retryAfter)
-		}
-		return r
-	}
 	for _, tt := range []struct {
-		name string
-		n    int
-		res  *http.Response
-		want time.Duration
+		name       string
+		n, code    int
+		retryAfter string
+		want       time.Duration
 	}{
-		{"bad nonce at once", 1, withHeader(400, ""), time.Millisecond},
-		{"server error backs off", 1, withHeader(503, ""), 250 * time.Millisecond},
-		{"server error backs off more", 3, withHeader(503, ""), time.Second},
-		{"backoff is capped", 5, withHeader(500, ""), 4 * time.Second},
-		{"retry-after honoured", 1, withHeader(429, "2"), 2*time.Second + time.Millisecond},
-		{"long retry-after gives up", 1, withHeader(429, "3600"), 0},
-		{"no more retries", 6, withHeader(400, ""), 0},
+		{"bad nonce at once", 1, 400, "", time.Millisecond},
+		{"server error backs off", 1, 503, "", 250 * time.Millisecond},
+		{"server error backs off more", 3, 503, "", time.Second},
+		{"backoff is capped", 5, 500, "", 4 * time.Second},
+		{"retry-after honoured", 1, 429, "2", 2*time.Second + time.Millisecond},
+		{"long retry-after gives up", 1, 429, "3600", 0},
+		{"no more retries", 6, 400, "", 0},
 	} {
-		if got := retryAfter(tt.n, 5, tt.res); got != tt.want {
+		res := &http.Response{StatusCode: tt.code, Header: http.Header{}, Body: http.NoBody}
+		if tt.retryAfter != "" {
+			res.Header.Set("Retry-After", tt.retryAfter)
+		}
+		if got := retryAfter(tt.n, 5, res); got != tt.want {
 			t.Errorf("%s: retryAfter = %v, want %v", tt.name, got, tt.want)
 		}
+		_ = res.Body.Close()
 	}
 }
 

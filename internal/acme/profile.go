@@ -38,7 +38,7 @@ func Profiles(ctx context.Context, c *xacme.Client) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("acme: directory: %s", res.Status)
 	}
@@ -129,7 +129,7 @@ func OrderWithProfile(ctx context.Context, c *xacme.Client, ids []xacme.AuthzID,
 			return "", err
 		}
 		data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		res.Body.Close()
+		_ = res.Body.Close()
 		if res.StatusCode == http.StatusCreated {
 			if loc := res.Header.Get("Location"); loc != "" {
 				return loc, nil
@@ -165,7 +165,7 @@ func fetchNonce(ctx context.Context, hc *http.Client, url string) (string, error
 	if err != nil {
 		return "", err
 	}
-	res.Body.Close()
+	_ = res.Body.Close()
 	nonce := res.Header.Get("Replay-Nonce")
 	if nonce == "" {
 		return "", errors.New("acme: the server gave no nonce")
