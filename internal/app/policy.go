@@ -65,7 +65,7 @@ func setupPolicies(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Contro
 		return nil, err
 	}
 	p := &policySetup{
-		gate:    &policyctrl.Gate{Policies: policies, Reviews: mgr.GetClient(), Namespaces: mgr.GetClient()},
+		gate:    &policyctrl.Gate{Policies: policies, Lister: mgr.GetClient(), Reviews: mgr.GetClient(), Namespaces: mgr.GetClient()},
 		require: o.RequirePolicy,
 	}
 	// Tell every subscriber of each change; a subscriber that has not

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1alpha1 "github.com/certplane/certplane/api/policy/v1alpha1"
 	"github.com/certplane/certplane/internal/requestpolicy"
 )
 
@@ -33,6 +34,10 @@ const reviewTTL = 10 * time.Second
 // process, CertificateSigningRequests and PodCertificateRequests.
 type Gate struct {
 	Policies *Policies
+	// Lister lists the CertificateRequestPolicies (the cache) once, before
+	// the first decision, so that nothing is decided on policies not
+	// loaded yet (after a restart, say).
+	Lister client.Reader
 	// Reviews creates SubjectAccessReviews.
 	Reviews client.Writer
 	// Namespaces reads namespaces for the policies' matchLabels (the
@@ -43,6 +48,9 @@ type Gate struct {
 
 	mu      sync.Mutex
 	reviews map[string]review
+
+	loadMu sync.Mutex
+	loaded bool
 }
 
 type review struct {
@@ -54,6 +62,9 @@ type review struct {
 // the caller leaves it to other approvers, or denies it under
 // --require-policy. Without policies it costs nothing.
 func (g *Gate) Decide(ctx context.Context, r requestpolicy.Request, who authnv1.UserInfo) (requestpolicy.Decision, error) {
+	if err := g.load(ctx); err != nil {
+		return requestpolicy.Decision{}, err
+	}
 	policies := g.Policies.Snapshot()
 	if len(policies) == 0 {
 		return requestpolicy.Decision{}, nil
@@ -114,4 +125,34 @@ func (g *Gate) bound(ctx context.Context, name, namespace string, who authnv1.Us
 	g.reviews[key] = review{allowed: sar.Status.Allowed, expires: now.Add(reviewTTL)}
 	g.mu.Unlock()
 	return sar.Status.Allowed, nil
+}
+
+// load puts every CertificateRequestPolicy that compiles into the registry
+// once, from the synced cache, before the first decision: the reconciler
+// fills it one policy at a time, and a decision taken before it is done
+// would let through what a policy not yet loaded refuses.
+func (g *Gate) load(ctx context.Context) error {
+	g.loadMu.Lock()
+	defer g.loadMu.Unlock()
+	if g.loaded || g.Lister == nil {
+		return nil
+	}
+	var list policyv1alpha1.CertificateRequestPolicyList
+	if err := g.Lister.List(ctx, &list); err != nil {
+		return fmt.Errorf("loading the CertificateRequestPolicies: %w", err)
+	}
+	for i := range list.Items {
+		crp := &list.Items[i]
+		if crp.DeletionTimestamp != nil {
+			continue
+		}
+		if cur := g.Policies.Get(crp.Name); cur != nil && cur.UID() == crp.UID && cur.Generation() >= crp.Generation {
+			continue // the reconciler was first
+		}
+		if p, err := requestpolicy.Compile(crp); err == nil {
+			g.Policies.Set(p)
+		}
+	}
+	g.loaded = true
+	return nil
 }
