@@ -26,7 +26,7 @@ tools:
 
 ## test: every test (unit, fuzz seed corpora, end-to-end against bin/ and openssl)
 test: tools build
-	CERTPLANE_BIN=$(BIN)/certplane go test -count=1 ./...
+	CERTPLANE_BIN=$(BIN)/certplane go test -count=1 -timeout 45m ./...
 
 ## generate: deepcopy and CRDs from api/, the controllers' ClusterRole (config/rbac/role.yaml) from the +kubebuilder:rbac markers
 generate: tools

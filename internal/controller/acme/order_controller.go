@@ -207,7 +207,12 @@ func (r *OrderReconciler) pending(ctx context.Context, order *acmev1.Order, iss 
 				},
 				Spec: spec,
 			}
-			if err := r.Writer.Create(ctx, ch); err != nil && !apierrors.IsAlreadyExists(err) {
+			switch err := r.Writer.Create(ctx, ch); {
+			case apierrors.IsAlreadyExists(err):
+				// Created before; the cache had not seen it yet.
+				allValid = false
+				continue
+			case err != nil:
 				return ctrl.Result{}, true, err
 			}
 			r.Events.Eventf(order, ch, corev1.EventTypeNormal, "Created", "Solve", "Created Challenge resource %q for domain %q", name, spec.DNSName)

@@ -124,8 +124,9 @@ func (r *CertificateRequestApprover) Reconcile(ctx context.Context, req ctrl.Req
 func (r *CertificateRequestApprover) decide(ctx context.Context, cr *cmv1.CertificateRequest) (requestpolicy.Decision, error) {
 	csr, err := pki.ParseCSRPEM(cr.Spec.Request)
 	if err != nil {
-		// Not approvable; the issuer controller fails it.
-		return requestpolicy.Decision{Selected: true, Message: "the request's CSR cannot be parsed: " + err.Error()}, nil
+		// Nothing to decide on: the issuer controller fails it with
+		// InvalidRequest, as it does without policies.
+		return requestpolicy.Decision{}, nil
 	}
 	req := requestpolicy.FromCertificateRequest(cr, csr)
 	who := authnv1.UserInfo{Username: cr.Spec.Username, UID: cr.Spec.UID, Groups: cr.Spec.Groups}

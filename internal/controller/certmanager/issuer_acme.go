@@ -64,7 +64,7 @@ func (r *IssuerReconciler) acmeAccount(ctx context.Context, spec *cmv1.ACMEIssue
 				message: fmt.Sprintf("Failed to verify ACME account: the account key Secret %q does not exist and disableAccountKeyGeneration is set", spec.PrivateKey.Name)}, nil
 		}
 		if key, err = r.generateAccountKey(ctx, namespace, spec); err != nil {
-			return acmeOutcome{}, err
+			return acmeOutcome{reason: acmepolicy.ReasonErrVerifyACMEAccount, message: "Failed to verify ACME account: " + err.Error(), requeue: acmeRetry}, nil
 		}
 		if key == nil {
 			// The Secret exists without the key (or another writer made
