@@ -27,8 +27,8 @@ const (
 	// CertificateRequestPoliciesController is approver-policy's
 	// CertificateRequestPolicies, enforced on every path that issues.
 	CertificateRequestPoliciesController = "certificaterequestpolicies"
-	controllersAll                   = "*"
-	controllerOffPrefix              = "-"
+	controllersAll                       = "*"
+	controllerOffPrefix                  = "-"
 )
 
 // ControllerNames lists every controller, in the order they start.
