@@ -347,7 +347,7 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers, policies
 	if gate := policies.Gate(); approver || gate != nil {
 		a := &certmanager.CertificateRequestApprover{
 			Reader: mgr.GetClient(), Status: mgr.GetClient().Status(), Events: mgr.GetEventRecorder("certplane-certificaterequests-approver"),
-			PolicyOnly: !approver, RequirePolicy: o.RequirePolicy, PolicyChanged: policies.changes(),
+			PolicyOnly: !approver, RequirePolicy: o.RequirePolicy, PolicyChanged: policies.changes(), Self: policies.Self(),
 		}
 		if gate != nil {
 			a.Policy = gate

@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -18,6 +22,8 @@ import (
 type policySetup struct {
 	gate    *policyctrl.Gate
 	require bool
+	// self is the username the controllers have, from a SelfSubjectReview.
+	self string
 
 	mu   sync.Mutex
 	subs []chan event.GenericEvent
@@ -34,6 +40,14 @@ func (p *policySetup) changes() <-chan event.GenericEvent {
 	ch := make(chan event.GenericEvent, 1)
 	p.subs = append(p.subs, ch)
 	return ch
+}
+
+// Self is the controllers' username, "" without policies.
+func (p *policySetup) Self() string {
+	if p == nil {
+		return ""
+	}
+	return p.self
 }
 
 // Gate returns the gate, or nil when no policies are enforced (a typed nil
@@ -64,7 +78,18 @@ func setupPolicies(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Contro
 	}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
+	// Who certplane is: its CertificateRequests for Certificates are
+	// decided for the Certificates' requesters.
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(context.Background(), &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("asking the apiserver who certplane is (SelfSubjectReview): %w", err)
+	}
 	p := &policySetup{
+		self: review.Status.UserInfo.Username,
 		gate:    &policyctrl.Gate{Policies: policies, Lister: mgr.GetClient(), Reviews: mgr.GetClient(), Namespaces: mgr.GetClient()},
 		require: o.RequirePolicy,
 	}

@@ -7,6 +7,8 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/crpolicy"
 	"github.com/certplane/certplane/internal/requestpolicy"
 	"github.com/certplane/certplane/pkg/pki"
@@ -51,6 +54,10 @@ type CertificateRequestApprover struct {
 	// PolicyChanged, if set, tells that the policies changed: requests
 	// left to other approvers are looked at again.
 	PolicyChanged <-chan event.GenericEvent
+	// Self is the username certplane's controllers have. A request that
+	// user made for a Certificate is decided for the Certificate's
+	// requester, recorded by the apiserver in its annotations.
+	Self string
 }
 
 // ReasonPolicy is the reason of the Approved and Denied conditions a
@@ -129,6 +136,12 @@ func (r *CertificateRequestApprover) decide(ctx context.Context, cr *cmv1.Certif
 		return requestpolicy.Decision{}, nil
 	}
 	req := requestpolicy.FromCertificateRequest(cr, csr)
+	if who, ok, err := r.certificateRequester(ctx, cr); err != nil || ok {
+		if err != nil {
+			return requestpolicy.Decision{}, err
+		}
+		return r.Policy.Decide(ctx, req, who)
+	}
 	who := authnv1.UserInfo{Username: cr.Spec.Username, UID: cr.Spec.UID, Groups: cr.Spec.Groups}
 	if len(cr.Spec.Extra) > 0 {
 		who.Extra = map[string]authnv1.ExtraValue{}
@@ -137,6 +150,26 @@ func (r *CertificateRequestApprover) decide(ctx context.Context, cr *cmv1.Certif
 		}
 	}
 	return r.Policy.Decide(ctx, req, who)
+}
+
+// certificateRequester is the requester recorded in the Certificate that
+// owns cr, when certplane itself created cr for it: the user who asked for
+// the Certificate, not certplane. A request anybody else created is
+// theirs, whatever it claims to belong to.
+func (r *CertificateRequestApprover) certificateRequester(ctx context.Context, cr *cmv1.CertificateRequest) (authnv1.UserInfo, bool, error) {
+	owner := metav1.GetControllerOf(cr)
+	if r.Self == "" || cr.Spec.Username != r.Self || owner == nil || owner.Kind != "Certificate" || owner.APIVersion != cmv1.GroupVersion.String() {
+		return authnv1.UserInfo{}, false, nil
+	}
+	crt := &cmv1.Certificate{}
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: cr.Namespace, Name: owner.Name}, crt); err != nil {
+		return authnv1.UserInfo{}, false, client.IgnoreNotFound(err)
+	}
+	if crt.UID != owner.UID {
+		return authnv1.UserInfo{}, false, nil
+	}
+	who := certpolicy.Requester(crt)
+	return who, who.Username != "", nil
 }
 
 // SetupWithManager watches the CertificateRequests that need approval.
