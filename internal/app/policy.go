@@ -89,7 +89,7 @@ func setupPolicies(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Contro
 		return nil, fmt.Errorf("asking the apiserver who certplane is (SelfSubjectReview): %w", err)
 	}
 	p := &policySetup{
-		self: review.Status.UserInfo.Username,
+		self:    review.Status.UserInfo.Username,
 		gate:    &policyctrl.Gate{Policies: policies, Lister: mgr.GetClient(), Reviews: mgr.GetClient(), Namespaces: mgr.GetClient()},
 		require: o.RequirePolicy,
 	}
