@@ -143,11 +143,25 @@ func TestTruststores(t *testing.T) {
 				if len(aliases) != 2 {
 					t.Fatalf("JKS aliases %v", aliases)
 				}
-				for i, al := range aliases {
+				// Aliases come in no particular order: each entry must be
+				// one of the bundle's certificates, each certificate once.
+				seen := map[int]bool{}
+				for _, al := range aliases {
 					e, err := ks.GetTrustedCertificateEntry(al)
-					if err != nil || !bytes.Equal(e.Certificate.Content, bundle.Certificates[i].Raw) {
+					if err != nil {
 						t.Errorf("JKS entry %s: %v", al, err)
+						continue
 					}
+					found := -1
+					for i, c := range bundle.Certificates {
+						if bytes.Equal(e.Certificate.Content, c.Raw) {
+							found = i
+						}
+					}
+					if found < 0 || seen[found] {
+						t.Errorf("JKS entry %s is not one of the bundle's certificates, or repeats one", al)
+					}
+					seen[found] = true
 				}
 			}
 		})
