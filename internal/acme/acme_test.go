@@ -27,7 +27,9 @@ func TestRetryAfter(t *testing.T) {
 		{"backoff is capped", 5, 500, "", 4 * time.Second},
 		{"retry-after honoured", 1, 429, "2", 2*time.Second + time.Millisecond},
 		{"long retry-after gives up", 1, 429, "3600", 0},
-		{"no more retries", 6, 400, "", 0},
+		{"bad nonces get more tries", 20, 400, "", time.Millisecond},
+		{"no more retries", 21, 400, "", 0},
+		{"no more retries for server errors", 6, 503, "", 0},
 	} {
 		res := &http.Response{StatusCode: tt.code, Header: http.Header{}, Body: http.NoBody}
 		if tt.retryAfter != "" {
@@ -44,7 +46,8 @@ func TestProblems(t *testing.T) {
 	problem := &xacme.Error{StatusCode: 400, ProblemType: "urn:ietf:params:acme:error:rejectedIdentifier", Detail: "blocked",
 		Subproblems: []xacme.Subproblem{{Type: "urn:ietf:params:acme:error:rejectedIdentifier", Detail: "no", Identifier: &xacme.AuthzID{Type: "dns", Value: "x.test"}}}}
 	wrapped := fmt.Errorf("creating: %w", problem)
-	if !ClientError(wrapped) || ClientError(&xacme.Error{StatusCode: 503}) || ClientError(errors.New("dial tcp: refused")) {
+	if !ClientError(wrapped) || ClientError(&xacme.Error{StatusCode: 503}) || ClientError(errors.New("dial tcp: refused")) ||
+		ClientError(&xacme.Error{StatusCode: 400, ProblemType: "urn:ietf:params:acme:error:badNonce"}) {
 		t.Error("ClientError")
 	}
 	if got := ProblemType(wrapped); got != "rejectedIdentifier" {

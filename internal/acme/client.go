@@ -89,13 +89,18 @@ func NewClient(c Config) (*xacme.Client, error) {
 // retryAfter is the wait before retry n of a request whose answer was res,
 // or 0 for no more retries.
 func retryAfter(n, retries int, res *http.Response) time.Duration {
-	if n > retries {
-		return 0
-	}
 	if res != nil && res.StatusCode == http.StatusBadRequest {
 		// x/crypto/acme retries 400 only for badNonce: the fresh nonce
-		// came with the answer, so try again at once.
+		// came with the answer, so try again at once. A server may
+		// refuse many nonces in a row (Pebble's NONCEREJECT): give it
+		// more tries than the others.
+		if n > 4*retries {
+			return 0
+		}
 		return time.Millisecond
+	}
+	if n > retries {
+		return 0
 	}
 	if res != nil {
 		if s := res.Header.Get("Retry-After"); s != "" {
@@ -115,10 +120,11 @@ func retryAfter(n, retries int, res *http.Response) time.Duration {
 }
 
 // ClientError reports whether err is the server's refusal of the request
-// itself (a 4xx problem), which retrying unchanged cannot fix.
+// itself (a 4xx problem), which retrying unchanged cannot fix; a bad nonce
+// is not: the next try has a new one.
 func ClientError(err error) bool {
 	var e *xacme.Error
-	return errors.As(err, &e) && e.StatusCode >= 400 && e.StatusCode < 500
+	return errors.As(err, &e) && e.StatusCode >= 400 && e.StatusCode < 500 && ProblemType(err) != "badNonce"
 }
 
 // ProblemType is the problem document's type with the

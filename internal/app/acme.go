@@ -29,6 +29,9 @@ type ACMEOptions struct {
 	// HTTP01SolverAddress is where certplane serves HTTP-01 tokens
 	// (--acme-http01-solver-address); "" serves none.
 	HTTP01SolverAddress string
+	// HTTP01SolverListener, if set, is already listening on
+	// HTTP01SolverAddress and is served instead.
+	HTTP01SolverListener net.Listener
 	// HTTP01SolverNameservers resolve names for the HTTP-01 self-check
 	// (--acme-http01-solver-nameservers); the system's when empty.
 	HTTP01SolverNameservers []string
@@ -123,7 +126,12 @@ func setupACME(mgr ctrl.Manager, o Options, enabled Controllers, issuers *certma
 	if a.HTTP01SolverAddress != "" {
 		// Every replica serves every token from its cache: not only the
 		// leader.
-		if err := mgr.Add(http01.NewServer(a.HTTP01SolverAddress, &acmectrl.Tokens{Reader: mgr.GetClient()})); err != nil {
+		tokens := &acmectrl.Tokens{Reader: mgr.GetClient()}
+		server := http01.NewServer(a.HTTP01SolverAddress, tokens)
+		if a.HTTP01SolverListener != nil {
+			server = http01.NewServerOn(a.HTTP01SolverListener, tokens)
+		}
+		if err := mgr.Add(server); err != nil {
 			return err
 		}
 	}

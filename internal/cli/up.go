@@ -147,10 +147,10 @@ func upSolver(out io.Writer, a *app.ACMEOptions) error {
 	case err != nil:
 		return fmt.Errorf("--acme-http01-solver-address: %w", err)
 	}
+	// Kept open and served as it is: another up cannot take the port
+	// between this check and the manager's start.
+	a.HTTP01SolverListener = ln
 	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		return err
-	}
 	if a.HTTP01SelfCheckPort == 0 {
 		a.HTTP01SelfCheckPort = port
 	}

@@ -48,9 +48,10 @@ type KeyLookup interface {
 // one listener. It is an [http.Handler]; [Server.Start] runs it on its
 // address and makes it usable as a controller-runtime Runnable.
 type Server struct {
-	address string
-	keys    KeyLookup
-	ready   chan struct{}
+	address  string
+	listener net.Listener
+	keys     KeyLookup
+	ready    chan struct{}
 
 	mu      sync.Mutex
 	started bool
@@ -61,6 +62,12 @@ type Server struct {
 // net.Listen takes it; port 0 picks a free port) and answer from keys.
 func NewServer(address string, keys KeyLookup) *Server {
 	return &Server{address: address, keys: keys, ready: make(chan struct{})}
+}
+
+// NewServerOn returns a Server that serves on ln, already listening (so that
+// nobody else can take its port meanwhile), and answers from keys.
+func NewServerOn(ln net.Listener, keys KeyLookup) *Server {
+	return &Server{address: ln.Addr().String(), listener: ln, keys: keys, ready: make(chan struct{})}
 }
 
 // Ready returns a channel that is closed once Start is listening; then Addr
@@ -94,10 +101,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.address)
-	if err != nil {
-		return fmt.Errorf("http-01 solver listening on %s: %w", s.address, err)
+	ln := s.listener
+	if ln == nil {
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", s.address); err != nil {
+			return fmt.Errorf("http-01 solver listening on %s: %w", s.address, err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           s,

@@ -335,7 +335,8 @@ func (r *OrderReconciler) invalidReason(ctx context.Context, iss *Issuer, o *xac
 
 // serverError records an ACME server's refusal (4xx) as an errored Order,
 // or returns err for the workqueue's backoff when the server could not be
-// reached or failed (5xx, after the client's own retries).
+// reached, failed (5xx) or kept refusing nonces, after the client's own
+// retries.
 func (r *OrderReconciler) serverError(ctx context.Context, order *acmev1.Order, step string, err error) (ctrl.Result, error) {
 	if acmeproto.ClientError(err) {
 		return ctrl.Result{}, r.fail(ctx, order, acmev1.Errored, step+": "+acmeproto.Describe(err))
@@ -344,7 +345,7 @@ func (r *OrderReconciler) serverError(ctx context.Context, order *acmev1.Order, 
 		ne net.Error
 		ae *xacme.Error
 	)
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ae) && ae.StatusCode >= 500) {
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ae) {
 		_ = r.setReason(ctx, order, step+": "+err.Error())
 		return ctrl.Result{}, fmt.Errorf("%s: %w", step, err)
 	}
