@@ -194,7 +194,7 @@ var tsigSecret = regexp.MustCompile(`secret "([^"]+)"`)
 // anywhere in the zone; other updates are refused. It returns once the SOA
 // answers, and stops named in t.Cleanup. It skips the test when BIND is
 // not installed.
-func startNamed(t *testing.T, zone string, records map[string]string) *namedServer {
+func startNamed(t testing.TB, zone string, records map[string]string) *namedServer {
 	t.Helper()
 	requireDebianTool(t, namedBin, "bind9")
 	requireDebianTool(t, tsigKeygenBin, "bind9")
@@ -376,6 +376,8 @@ type pebbleServer struct {
 	HTTPPort, TLSPort int
 	// Client is an HTTP client that trusts CABundle.
 	Client *http.Client
+	// pid is Pebble's process, for the benchmarks' CPU figures.
+	pid int
 }
 
 // pebbleConfig is Pebble's configuration file, {"pebble": {...}}.
@@ -398,7 +400,7 @@ type pebbleConfig struct {
 // without its random sleep before validating (PEBBLE_VA_NOSLEEP=1). It
 // returns once the directory answers 200, and stops Pebble in t.Cleanup.
 // It skips the test when Pebble is not installed.
-func startPebble(t *testing.T, o pebbleOptions) *pebbleServer {
+func startPebble(t testing.TB, o pebbleOptions) *pebbleServer {
 	t.Helper()
 	requireDebianTool(t, pebbleBin, "pebble")
 	dir := t.TempDir()
@@ -467,6 +469,7 @@ func startPebble(t *testing.T, o pebbleOptions) *pebbleServer {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate)
 	p := &pebbleServer{
+		pid:           d.cmd.Process.Pid,
 		DirectoryURL:  fmt.Sprintf("https://%s/dir", cfg.ListenAddress),
 		ManagementURL: "https://" + cfg.ManagementListenAddress,
 		CABundle:      caPEM,

@@ -2,14 +2,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,9 +20,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/certplane/certplane/pkg/pki"
-	"github.com/certplane/certplane/pkg/pki/pkitest"
 )
 
 // BenchmarkACMEHTTP01 is the ACME issuer at scale: on a fresh `certplane
@@ -54,9 +45,9 @@ func runACMEHTTP01Scenario(b *testing.B, n int) {
 	for i := range n {
 		records["c"+strconv.Itoa(i)] = "127.0.0.1"
 	}
-	named := startBenchNamed(b, "example.test", records)
+	named := startNamed(b, "example.test", records)
 	solverPort := freePort(b)
-	pebble := startBenchPebble(b, solverPort, named.Addr)
+	pebble := startPebble(b, pebbleOptions{HTTPPort: solverPort, DNSServer: named.Addr})
 	data := b.TempDir()
 	flags := []string{
 		fmt.Sprintf("--acme-http01-solver-address=127.0.0.1:%d", solverPort),
@@ -72,7 +63,7 @@ func runACMEHTTP01Scenario(b *testing.B, n int) {
 		flags = append(flags, fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", pprofPort))
 	}
 	up := startUp(b, data, freePort(b), flags...)
-	e := &acmeEnv{admin: filepath.Join(data, "admin.conf"), dir: b.TempDir(), named: named, pebble: pebble.pebbleServer, solverPort: solverPort}
+	e := &acmeEnv{admin: filepath.Join(data, "admin.conf"), dir: b.TempDir(), named: named, pebble: pebble, solverPort: solverPort}
 	pid := up.cmd.Process.Pid
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", e.admin)
@@ -241,113 +232,6 @@ func runACMEHTTP01Scenario(b *testing.B, n int) {
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/cert")
 	b.ReportMetric(mebibytes(peak), "peak-RSS-MiB")
 	b.StartTimer() // b.Loop checks the timer runs
-}
-
-// startBenchNamed is startNamed for a benchmark (startNamed, and so
-// startACMEEnv, take a *testing.T): named primary for zone with records
-// (name relative to the zone to an IPv4 address), without the TSIG key and
-// dynamic updates, which HTTP-01 does not need. KeyName is startNamed's,
-// for the Issuer's unused DNS-01 solver; Secret is empty.
-func startBenchNamed(b *testing.B, zone string, records map[string]string) *namedServer {
-	b.Helper()
-	requireDebianTool(b, namedBin, "bind9")
-	requireDebianTool(b, digBin, "bind9-dnsutils")
-	dir := b.TempDir()
-	var z strings.Builder
-	fmt.Fprintf(&z, "$TTL 60\n$ORIGIN %s.\n@ IN SOA ns.%[1]s. hostmaster.%[1]s. ( 1 3600 600 86400 60 )\n@ IN NS ns\nns IN A 127.0.0.1\n", zone)
-	for name, ip := range records {
-		fmt.Fprintf(&z, "%s IN A %s\n", name, ip)
-	}
-	zoneFile := filepath.Join(dir, zone+".zone")
-	writeFile(b, zoneFile, z.String())
-	port := freeDNSPort(b)
-	confFile := filepath.Join(dir, "named.conf")
-	writeFile(b, confFile, fmt.Sprintf(`options {
-	directory %q;
-	pid-file %q;
-	listen-on port %d { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	notify no;
-};
-controls { };
-zone %q { type primary; file %q; };
-`, dir, filepath.Join(dir, "named.pid"), port, zone, zoneFile))
-	d := startDaemon(b, "named", dir, nil, namedBin, "-g", "-n", "1", "-c", confFile)
-	ns := &namedServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Zone: zone, KeyName: "certplane-key", Algorithm: "HMACSHA256"}
-	d.waitReady(b, "named to answer for "+zone, func() bool { return len(ns.dig(b, "SOA", zone+".")) > 0 })
-	return ns
-}
-
-// benchPebble is a Pebble started by startBenchPebble, with its process
-// id for its CPU time.
-type benchPebble struct {
-	*pebbleServer
-	pid int
-}
-
-// startBenchPebble is startPebble (which takes a *testing.T) for a
-// benchmark, with the options the benchmark needs: HTTP-01 validated at
-// httpPort, names resolved at dnsServer, PEBBLE_VA_NOSLEEP=1, no nonce
-// rejections and no authorization reuse.
-func startBenchPebble(b *testing.B, httpPort int, dnsServer string) *benchPebble {
-	b.Helper()
-	requireDebianTool(b, pebbleBin, "pebble")
-	dir := b.TempDir()
-	ca := pkitest.CA(b, "certplane e2e Pebble listener CA")
-	key := pkitest.Key(b)
-	cert, err := ca.Issue(rand.Reader, time.Now(), &pki.Template{
-		Subject:     pkix.Name{CommonName: "localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		Usages:      []pki.Usage{pki.UsageDigitalSignature, pki.UsageServerAuth},
-		Duration:    24 * time.Hour,
-	}, key.Public())
-	if err != nil {
-		b.Fatalf("issuing Pebble's listener certificate: %v", err)
-	}
-	keyPEM, err := pki.MarshalPrivateKeyPEM(key, pki.FormatDefault)
-	if err != nil {
-		b.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(b, certFile, string(pki.EncodeCertificatesPEM(cert)))
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	ports := distinctFreePorts(b, 3)
-	cfg := pebbleConfig{
-		ListenAddress:           net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
-		ManagementListenAddress: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),
-		Certificate:             certFile,
-		PrivateKey:              keyFile,
-		HTTPPort:                httpPort,
-		TLSPort:                 ports[2],
-	}
-	data, err := json.Marshal(map[string]pebbleConfig{"pebble": cfg})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "pebble-config.json")
-	writeFile(b, cfgFile, string(data))
-	d := startDaemon(b, "pebble", dir, []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
-		pebbleBin, "-config", cfgFile, "-dnsserver", dnsServer)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Certificate)
-	p := &pebbleServer{
-		DirectoryURL:  fmt.Sprintf("https://%s/dir", cfg.ListenAddress),
-		ManagementURL: "https://" + cfg.ManagementListenAddress,
-		CABundle:      pki.EncodeCertificatesPEM(ca.Certificate),
-		HTTPPort:      httpPort,
-		TLSPort:       ports[2],
-		Client:        &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
-	}
-	b.Cleanup(p.Client.CloseIdleConnections)
-	d.waitReady(b, "Pebble's directory to answer 200", func() bool {
-		status, _, err := p.get(p.DirectoryURL)
-		return err == nil && status == http.StatusOK
-	})
-	return &benchPebble{pebbleServer: p, pid: d.cmd.Process.Pid}
 }
 
 // eventCounts counts the Events of a namespace by involved kind, type and
