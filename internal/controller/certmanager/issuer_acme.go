@@ -53,7 +53,7 @@ func (r *IssuerReconciler) acmeAccount(ctx context.Context, spec *cmv1.ACMEIssue
 	}
 	key, hash, err := r.Accounts.Key(ctx, namespace, spec)
 	if err != nil {
-		if apierrors.IsNotFound(err) || isAPIError(err) {
+		if isAPIError(err) {
 			return acmeOutcome{}, err
 		}
 		return acmeOutcome{reason: acmepolicy.ReasonErrVerifyACMEAccount, message: "Failed to verify ACME account: " + err.Error()}, nil
