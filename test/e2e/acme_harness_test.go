@@ -356,6 +356,8 @@ type pebbleOptions struct {
 	NonceReject int
 	// AuthzReuse is the percentage of valid authorizations Pebble reuses
 	// for new orders (PEBBLE_AUTHZREUSE; Pebble's own default is 50).
+	// Zero is not never: Pebble makes a new authorization only when
+	// rand.Intn(100) > AuthzReuse, so it still reuses one in a hundred.
 	AuthzReuse int
 	// Validity is how long the certificates Pebble issues are valid for,
 	// in whole seconds; if zero, Pebble's default of five years.
@@ -589,9 +591,16 @@ func TestACMEHarness(t *testing.T) {
 	responder := startHTTP01Responder(t, httpPort)
 	p := startPebble(t, pebbleOptions{HTTPPort: httpPort, DNSServer: ns.Addr})
 
-	client := &acme.Client{Key: pkitest.Key(t), DirectoryURL: p.DirectoryURL, HTTPClient: p.Client}
-	if _, err := client.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
-		t.Fatalf("registering with Pebble: %v", err)
+	// newAccount registers a fresh account. Each subtest has its own:
+	// Pebble reuses valid authorizations per account, and even with
+	// PEBBLE_AUTHZREUSE=0 it does so one time in a hundred (it creates a
+	// new authorization only when rand.Intn(100) > the percentage).
+	newAccount := func(t *testing.T) *acme.Client {
+		client := &acme.Client{Key: pkitest.Key(t), DirectoryURL: p.DirectoryURL, HTTPClient: p.Client}
+		if _, err := client.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
+			t.Fatalf("registering with Pebble: %v", err)
+		}
+		return client
 	}
 
 	// roots holds Pebble's root; the intermediate must come in the chain.
@@ -604,7 +613,7 @@ func TestACMEHarness(t *testing.T) {
 		t.Fatalf("Pebble's /intermediates/0: %d certificates, %v", len(intermediates), err)
 	}
 
-	solveDNS01 := func(t *testing.T, z *acme.Authorization, chal *acme.Challenge) {
+	solveDNS01 := func(t *testing.T, client *acme.Client, z *acme.Authorization, chal *acme.Challenge) {
 		rec, err := client.DNS01ChallengeRecord(chal.Token)
 		if err != nil {
 			t.Fatal(err)
@@ -621,7 +630,7 @@ func TestACMEHarness(t *testing.T) {
 			}
 		})
 	}
-	solveHTTP01 := func(t *testing.T, _ *acme.Authorization, chal *acme.Challenge) {
+	solveHTTP01 := func(t *testing.T, client *acme.Client, _ *acme.Authorization, chal *acme.Challenge) {
 		body, err := client.HTTP01ChallengeResponse(chal.Token)
 		if err != nil {
 			t.Fatal(err)
@@ -633,12 +642,13 @@ func TestACMEHarness(t *testing.T) {
 		name      string
 		challenge string
 		names     []string
-		solve     func(*testing.T, *acme.Authorization, *acme.Challenge)
+		solve     func(*testing.T, *acme.Client, *acme.Authorization, *acme.Challenge)
 	}{
 		{"dns-01", "dns-01", []string{"app.example.test", "*.wild.example.test"}, solveDNS01},
 		{"http-01", "http-01", []string{"app.example.test"}, solveHTTP01},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			client := newAccount(t)
 			order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(tc.names...))
 			if err != nil {
 				t.Fatalf("ordering %v: %v", tc.names, err)
@@ -649,13 +659,13 @@ func TestACMEHarness(t *testing.T) {
 					t.Fatal(err)
 				}
 				if z.Status != acme.StatusPending {
-					t.Fatalf("authorization for %s is %s, want pending (PEBBLE_AUTHZREUSE=0)", z.Identifier.Value, z.Status)
+					t.Fatalf("authorization for %s is %s, want pending (a new account, PEBBLE_AUTHZREUSE=0)", z.Identifier.Value, z.Status)
 				}
 				i := slices.IndexFunc(z.Challenges, func(c *acme.Challenge) bool { return c.Type == tc.challenge })
 				if i < 0 {
 					t.Fatalf("authorization for %s offers no %s", z.Identifier.Value, tc.challenge)
 				}
-				tc.solve(t, z, z.Challenges[i])
+				tc.solve(t, client, z, z.Challenges[i])
 				if _, err := client.Accept(ctx, z.Challenges[i]); err != nil {
 					t.Fatalf("accepting %s for %s: %v", tc.challenge, z.Identifier.Value, err)
 				}
