@@ -20,7 +20,7 @@ BENCHCOUNT ?= 1
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/certplane ./cmd/certplane
 
-## tools: the pinned kube-apiserver, kubectl, etcd, controller-gen and golangci-lint in bin/, and the Debian packages the tests run: chromium for the web view, pebble and BIND (bind9, bind9-utils, bind9-dnsutils) for ACME (only what is missing)
+## tools: the pinned kube-apiserver, kube-controller-manager, kubectl, etcd, controller-gen, golangci-lint and vault (a test tool, BUSL-1.1, never linked into certplane) in bin/, and the Debian packages the tests run: chromium for the web view, pebble and BIND (bind9, bind9-utils, bind9-dnsutils) for ACME, softhsm2 and opensc for the HSM (only what is missing)
 tools:
 	hack/tools.sh
 
@@ -65,6 +65,7 @@ tidy:
 	go mod tidy
 	cd hack/tools && go mod tidy
 	cd hack/tools/etcd && go mod tidy
+	cd hack/tools/vault && go mod tidy
 
 clean:
 	rm -f $(BIN)/certplane

@@ -16,6 +16,7 @@ KUBERNETES_VERSION=v1.37.2
 ETCD_VERSION=v3.6.6
 CONTROLLER_TOOLS_VERSION=v0.23.0
 GOLANGCI_LINT_VERSION=v2.15.0
+VAULT_VERSION=v1.21.4
 
 mkdir -p "$stamps"
 
@@ -61,9 +62,20 @@ build_golangci_lint() {
 	stamp golangci-lint "$GOLANGCI_LINT_VERSION"
 }
 
+# Vault's server is BUSL-1.1: a test tool like etcd, built from its own
+# nested module and never linked into certplane. The default (full) build:
+# the kubernetes auth method is not in -tags minimal.
+build_vault() {
+	fresh vault "$VAULT_VERSION" && return
+	echo "building vault $VAULT_VERSION (a cold build takes several minutes)"
+	(cd "$root/hack/tools/vault" && go build -trimpath -ldflags "-s -w" -o "$bin/vault" github.com/hashicorp/vault)
+	stamp vault "$VAULT_VERSION"
+}
+
 # Debian's packages for the tests that drive real programs: chromium for the
 # web view's tests in a real browser; pebble (an ACME server) and BIND
-# (named, tsig-keygen, nsupdate, dig) for the ACME tests. They are gathered
+# (named, tsig-keygen, nsupdate, dig) for the ACME tests; SoftHSM2 and
+# opensc's pkcs11-tool for the HSM tests. They are gathered
 # while the tools are walked and installed at the end, only those missing, in
 # one apt-get call when running as root, else named in one line.
 debian=()
@@ -80,6 +92,8 @@ debian_present() {
 	bind9) [ -x /usr/sbin/named ] && [ -x /usr/sbin/tsig-keygen ] ;;
 	bind9-utils) [ -x /usr/bin/named-checkconf ] ;;
 	bind9-dnsutils) [ -x /usr/bin/nsupdate ] && [ -x /usr/bin/dig ] ;;
+	softhsm2) [ -e /usr/lib/softhsm/libsofthsm2.so ] && [ -x /usr/bin/softhsm2-util ] ;;
+	opensc) [ -x /usr/bin/pkcs11-tool ] ;;
 	*) return 1 ;;
 	esac
 }
@@ -93,7 +107,7 @@ install_debian() {
 	done
 	[ ${#missing[@]} -gt 0 ] || return 0
 	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-		echo "hack/tools.sh: the web view's and ACME tests need Debian packages: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+		echo "hack/tools.sh: the web view's, ACME and HSM tests need Debian packages: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
 		return 0
 	fi
 	echo "installing ${missing[*]} (apt-get)"
@@ -102,15 +116,16 @@ install_debian() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kube-controller-manager kubectl controller-gen golangci-lint debian)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kube-apiserver kube-controller-manager kubectl controller-gen golangci-lint vault debian)
 for t in "${tools[@]}"; do
 	case "$t" in
 	kube-apiserver | kube-controller-manager | kubectl) build_kube "$t" ;;
 	etcd) build_etcd ;;
 	controller-gen) build_controller_gen ;;
 	golangci-lint) build_golangci_lint ;;
-	debian) want_debian chromium pebble bind9 bind9-utils bind9-dnsutils ;;
-	chromium | pebble | bind9 | bind9-utils | bind9-dnsutils) want_debian "$t" ;;
+	vault) build_vault ;;
+	debian) want_debian chromium pebble bind9 bind9-utils bind9-dnsutils softhsm2 opensc ;;
+	chromium | pebble | bind9 | bind9-utils | bind9-dnsutils | softhsm2 | opensc) want_debian "$t" ;;
 	*) echo "hack/tools.sh: unknown tool $t" >&2; exit 2 ;;
 	esac
 done

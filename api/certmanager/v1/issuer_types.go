@@ -103,33 +103,138 @@ type CAIssuer struct {
 	IssuingCertificateURLs []string `json:"issuingCertificateURLs,omitempty"`
 }
 
-// VaultIssuer signs through HashiCorp Vault. Accepted; not yet implemented.
+// VaultIssuer signs through the PKI secrets engine of HashiCorp Vault (or
+// a server with its API), as cert-manager's vault issuer does: one request
+// to Path per certificate, with the CSR.
 // +kubebuilder:validation:XValidation:rule=`size(self.?caBundle.orValue(b"")) == 0 || !has(self.caBundleSecretRef)`,message="specified caBundle and caBundleSecretRef cannot be used together",fieldPath=".caBundle"
 // +kubebuilder:validation:XValidation:rule="has(self.clientCertSecretRef) == has(self.clientKeySecretRef)",messageExpression="has(self.clientCertSecretRef) ? 'clientKeySecretRef must be provided when defining the clientCertSecretRef' : 'clientCertSecretRef must be provided when defining the clientKeySecretRef'"
 type VaultIssuer struct {
+	// Auth is how certplane logs in to Vault: exactly one method.
+	Auth VaultAuth `json:"auth"`
+	// Server is the Vault server's address, e.g. "https://vault.example.com:8200".
 	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
 	Server string `json:"server"`
+	// ServerName overrides the name the server's certificate is checked
+	// against (and sent as SNI).
+	// +optional
+	ServerName string `json:"serverName,omitempty"`
+	// Path is the signing endpoint after /v1/, e.g. "pki/sign/my-role" or
+	// "pki/sign-verbatim/my-role".
 	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.](/|$)')",message="must not contain '..' path segments"
 	Path string `json:"path"`
+	// Namespace is the Vault (Enterprise) namespace, sent as
+	// X-Vault-Namespace on every request but the health check.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
-	// +optional
-	ServerName string `json:"serverName,omitempty"`
+	// CABundle is PEM of the CAs that Vault's serving certificate chains
+	// to; if neither it nor CABundleSecretRef is set, the system roots.
 	// +optional
 	CABundle []byte `json:"caBundle,omitempty"`
+	// CABundleSecretRef is a Secret key holding that bundle (default key
+	// ca.crt).
 	// +optional
 	CABundleSecretRef *SecretKeySelector `json:"caBundleSecretRef,omitempty"`
+	// ClientCertSecretRef is the client certificate for mutual TLS to
+	// Vault (default key tls.crt).
 	// +optional
 	ClientCertSecretRef *SecretKeySelector `json:"clientCertSecretRef,omitempty"`
+	// ClientKeySecretRef is its private key (default key tls.key).
 	// +optional
 	ClientKeySecretRef *SecretKeySelector `json:"clientKeySecretRef,omitempty"`
-	// Auth is how certplane authenticates to Vault: tokenSecretRef, appRole,
-	// clientCertificate, kubernetes or aws.
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:validation:Type=object
-	Auth runtime.RawExtension `json:"auth"`
+}
+
+// VaultAuth is one of Vault's authentication methods.
+// +kubebuilder:validation:XValidation:rule="(has(self.tokenSecretRef) ? 1 : 0) + (has(self.appRole) ? 1 : 0) + (has(self.clientCertificate) ? 1 : 0) + (has(self.kubernetes) ? 1 : 0) + (has(self.aws) ? 1 : 0) == 1",message="exactly one of tokenSecretRef, appRole, clientCertificate, kubernetes and aws must be set"
+type VaultAuth struct {
+	// TokenSecretRef is a Secret key holding a Vault token (default key
+	// token).
+	// +optional
+	TokenSecretRef *SecretKeySelector `json:"tokenSecretRef,omitempty"`
+	// AppRole logs in with a role ID and a secret ID.
+	// +optional
+	AppRole *VaultAppRole `json:"appRole,omitempty"`
+	// ClientCertificate logs in with a TLS client certificate.
+	// +optional
+	ClientCertificate *VaultClientCertificateAuth `json:"clientCertificate,omitempty"`
+	// Kubernetes logs in with a Kubernetes service account token.
+	// +optional
+	Kubernetes *VaultKubernetesAuth `json:"kubernetes,omitempty"`
+	// AWS logs in with AWS IAM credentials. Accepted; certplane reports it
+	// as not supported.
+	// +optional
+	AWS *VaultAWSAuth `json:"aws,omitempty"`
+}
+
+// VaultAppRole is Vault's AppRole authentication.
+type VaultAppRole struct {
+	// Path is where the AppRole method is mounted, e.g. "approle".
+	Path string `json:"path"`
+	// RoleId is the role's ID.
+	RoleId string `json:"roleId"` //nolint:revive // cert-manager's field name
+	// SecretRef is a Secret key holding the secret ID.
+	SecretRef SecretKeySelector `json:"secretRef"`
+}
+
+// VaultClientCertificateAuth is Vault's TLS certificate authentication.
+type VaultClientCertificateAuth struct {
+	// Path is the login's mount path; default /v1/auth/cert.
+	// +optional
+	Path string `json:"mountPath,omitempty"`
+	// SecretName is a kubernetes.io/tls Secret with the client
+	// certificate and key; if empty, those of ClientCertSecretRef and
+	// ClientKeySecretRef.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+	// Name of the certificate role to log in with; if empty, Vault tries
+	// each.
+	// +optional
+	Name string `json:"name,omitempty"`
+}
+
+// VaultKubernetesAuth is Vault's Kubernetes authentication.
+// +kubebuilder:validation:XValidation:rule=`has(self.serviceAccountRef) != (self.?secretRef.name.orValue("") != "")`,message="exactly one of secretRef.name and serviceAccountRef must be set"
+type VaultKubernetesAuth struct {
+	// Path is the login's mount path; default /v1/auth/kubernetes.
+	// +optional
+	Path string `json:"mountPath,omitempty"`
+	// SecretRef is a Secret key holding a service account token (default
+	// key token).
+	// +optional
+	SecretRef SecretKeySelector `json:"secretRef,omitempty"`
+	// ServiceAccountRef names a service account in the issuer's namespace
+	// whose token certplane requests through the TokenRequest API.
+	// +optional
+	ServiceAccountRef *ServiceAccountRef `json:"serviceAccountRef,omitempty"`
+	// Role is the Vault role to log in as.
+	// +kubebuilder:validation:XValidation:rule=`self != ""`,message="must be specified"
+	Role string `json:"role"`
+}
+
+// ServiceAccountRef names a service account whose tokens are requested for
+// an issuer.
+type ServiceAccountRef struct {
+	// Name of the service account.
+	Name string `json:"name"`
+	// TokenAudiences are added to the token's default audiences.
+	// +optional
+	// +listType=atomic
+	TokenAudiences []string `json:"audiences,omitempty"`
+}
+
+// VaultAWSAuth is Vault's AWS IAM authentication (kept as written).
+type VaultAWSAuth struct {
+	// +optional
+	Path string `json:"mountPath,omitempty"`
+	// +optional
+	Region string `json:"region,omitempty"`
+	Role   string `json:"role"`
+	// +optional
+	IAMRoleARN string `json:"iamRoleArn,omitempty"`
+	// +optional
+	ServiceAccountRef *ServiceAccountRef `json:"serviceAccountRef,omitempty"`
+	// +optional
+	VaultHeaderValue string `json:"vaultHeaderValue,omitempty"`
 }
 
 // VenafiIssuer signs through CyberArk Certificate Manager (Venafi).
