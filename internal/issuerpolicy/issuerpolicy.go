@@ -94,7 +94,13 @@ func Evaluate(spec *cmv1.IssuerSpec, secretName string, secret *corev1.Secret, n
 	case "acme":
 		// Readiness comes from the account registration: see FromStatus.
 		return Readiness{Reason: "Pending", Message: "The ACME account is being registered"}
-	case "vault", "venafi":
+	case "vault":
+		// Readiness comes from the checks of Vault: see FromStatus.
+		if err := CheckVault(spec.Vault); err != nil {
+			return Readiness{Reason: ReasonVaultError, Message: err.Error()}
+		}
+		return Readiness{Reason: "Pending", Message: "Vault is being checked"}
+	case "venafi":
 		return Readiness{Reason: ReasonUnsupported, Message: fmt.Sprintf("certplane does not implement the %s issuer yet", Kind(spec))}
 	default:
 		return Readiness{Reason: ReasonInvalidConfig, Message: "exactly one of acme, ca, selfSigned, vault and venafi must be set"}
@@ -102,7 +108,7 @@ func Evaluate(spec *cmv1.IssuerSpec, secretName string, secret *corev1.Secret, n
 }
 
 // FromStatus is the readiness an issuer's controller wrote in its Ready
-// condition, for the kinds whose readiness needs the network (acme).
+// condition, for the kinds whose readiness needs the network (acme, vault).
 func FromStatus(status *cmv1.IssuerStatus) Readiness {
 	for _, c := range status.Conditions {
 		if c.Type == "Ready" {
