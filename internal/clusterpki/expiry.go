@@ -18,7 +18,10 @@ type Expiration struct {
 	ResidualTime         time.Duration `json:"residualTime"`
 	CertificateAuthority string        `json:"certificateAuthority,omitempty"`
 	ExternallyManaged    bool          `json:"externallyManaged"`
-	Missing              bool          `json:"missing,omitempty"`
+	// HSM marks a CA whose key is in a hardware token (a key URI in
+	// pki/<base>.key-uri): not externally managed, yet without a key file.
+	HSM     bool `json:"hsm,omitempty"`
+	Missing bool `json:"missing,omitempty"`
 }
 
 // ExpirationReport is check-expiration's two tables.
@@ -31,7 +34,8 @@ type ExpirationReport struct {
 // certs check-expiration does: the leaves and kubeconfigs (not
 // kubelet.conf, whose certificate the kubelet rotates), then the CAs, each
 // sorted by name. A CA whose key keys cannot find is externally managed, and
-// so are the certificates it signs.
+// so are the certificates it signs. A CA whose key URI the tree remembers
+// is marked HSM; its token is not opened.
 func CheckExpiration(dir string, now time.Time, keys KeyStore) (*ExpirationReport, error) {
 	if keys == nil {
 		keys = FileKeys{Dir: dir}
@@ -39,13 +43,21 @@ func CheckExpiration(dir string, now time.Time, keys KeyStore) (*ExpirationRepor
 	external := map[string]bool{}
 	r := &ExpirationReport{}
 	for _, c := range cas {
-		_, err := keys.Signer(c.base)
-		external[c.name] = errors.Is(err, ErrNoKey)
+		uri, err := ReadKeyURI(dir, c.base)
+		if err != nil {
+			return nil, err
+		}
+		if uri == "" {
+			_, err := keys.Signer(c.base)
+			external[c.name] = errors.Is(err, ErrNoKey)
+		}
 		cert, err := readCert(certPath(dir, c.base))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", rel(dir, certPath(dir, c.base)), err)
 		}
-		r.CertificateAuthorities = append(r.CertificateAuthorities, row(c.name, cert, "", external[c.name], now))
+		e := row(c.name, cert, "", external[c.name], now)
+		e.HSM = uri != ""
+		r.CertificateAuthorities = append(r.CertificateAuthorities, e)
 	}
 	for _, s := range certs {
 		cert, err := readCert(certPath(dir, s.base))

@@ -79,6 +79,13 @@ type builder struct {
 func (b *builder) rel(path string) string { return rel(b.o.Dir, path) }
 
 func (b *builder) ca(c caSpec) error {
+	remembered, err := ReadKeyURI(b.o.Dir, c.base)
+	if err != nil {
+		return err
+	}
+	if given := b.o.CAKeyURIs[c.name]; given != "" || remembered != "" {
+		return b.tokenCA(c, given, remembered)
+	}
 	certFile := certPath(b.o.Dir, c.base)
 	cert, err := readCert(certFile)
 	if err != nil {
@@ -109,7 +116,7 @@ func (b *builder) ca(c caSpec) error {
 		b.cas[c.name] = ca
 	}
 	b.res.Checked = append(b.res.Checked, b.rel(certFile))
-	if _, isFile := b.o.CAKeys.(FileKeys); isFile && b.cas[c.name].Key != nil {
+	if isFileStore(b.o.CAKeys) && b.cas[c.name].Key != nil {
 		b.res.Checked = append(b.res.Checked, b.rel(keyPath(b.o.Dir, c.base)))
 	}
 	return nil
@@ -120,13 +127,7 @@ func (b *builder) newCA(c caSpec) error {
 	if err != nil {
 		return err
 	}
-	cert, err := pki.SelfSign(b.o.Rand, b.now, &pki.Template{
-		Subject:  pkix.Name{CommonName: c.cn},
-		DNSNames: []string{c.cn},
-		IsCA:     true,
-		Usages:   []pki.Usage{pki.UsageDigitalSignature, pki.UsageKeyEncipherment, pki.UsageCertSign},
-		Duration: b.o.CAValidity,
-	}, key)
+	cert, err := pki.SelfSign(b.o.Rand, b.now, caTemplate(c, b.o.CAValidity), key)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@
 package clusterpki
 
 import (
+	"crypto"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -62,8 +63,18 @@ type Options struct {
 	Validity time.Duration
 	// CAValidity is how long new CAs are valid. If zero, 87600h.
 	CAValidity time.Duration
-	// CAKeys finds the CAs' private keys. If nil, the key files in Dir/pki.
+	// CAKeys finds the CAs' private keys. If nil, TreeKeys: the key files
+	// in Dir/pki, or the keys in tokens whose URIs the tree remembers,
+	// opened with OpenKey.
 	CAKeys KeyStore
+	// CAKeyURIs names, by kubeadm CA name (ca, etcd-ca, front-proxy-ca),
+	// keys in hardware tokens (PKCS#11 URIs) that Init makes or checks
+	// those CAs for, instead of key files. Init remembers each in
+	// Dir/pki/<base>.key-uri. If empty, the tree's own.
+	CAKeyURIs map[string]string
+	// OpenKey opens a key URI. If nil, a CA whose key is in a token cannot
+	// sign.
+	OpenKey func(uri string) (crypto.Signer, error)
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 	// Rand is the entropy source. If nil, crypto/rand.
@@ -118,8 +129,13 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CAValidity == 0 {
 		o.CAValidity = DefaultCAValidity
 	}
+	for name := range o.CAKeyURIs {
+		if _, ok := CABase(name); !ok {
+			return o, fmt.Errorf("no CA named %q: want one of %s", name, strings.Join(CANames(), ", "))
+		}
+	}
 	if o.CAKeys == nil {
-		o.CAKeys = FileKeys{Dir: o.Dir}
+		o.CAKeys = TreeKeys{Dir: o.Dir, Open: o.OpenKey}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
