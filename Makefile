@@ -65,7 +65,7 @@ tidy:
 	go mod tidy
 	cd hack/tools && go mod tidy
 	cd hack/tools/etcd && go mod tidy
-	cd hack/tools/vault && go mod tidy
+	cd hack/tools/vault && go mod tidy -e
 
 clean:
 	rm -f $(BIN)/certplane

@@ -65,10 +65,30 @@ build_golangci_lint() {
 # Vault's server is BUSL-1.1: a test tool like etcd, built from its own
 # nested module and never linked into certplane. The default (full) build:
 # the kubernetes auth method is not in -tags minimal.
+#
+# Vault's go.mod replaces its api and sdk modules with its own folders,
+# which a dependent module cannot do, and no published sdk matches v1.21.4
+# (v0.20.0 is older, v0.21.0 newer). So the module's source is copied from
+# the module cache into src/ (git-ignored), three calls are adapted to sdk
+# v0.21.0 there, and it is built with a modfile that points at src/.
 build_vault() {
 	fresh vault "$VAULT_VERSION" && return
 	echo "building vault $VAULT_VERSION (a cold build takes several minutes)"
-	(cd "$root/hack/tools/vault" && go build -trimpath -ldflags "-s -w" -o "$bin/vault" github.com/hashicorp/vault)
+	local dir="$root/hack/tools/vault" mod src
+	mod=$(cd "$dir" && go mod download -json "github.com/hashicorp/vault@$VAULT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[ -n "$mod" ] || { echo "hack/tools.sh: cannot find github.com/hashicorp/vault@$VAULT_VERSION in the module cache" >&2; exit 1; }
+	src="$dir/src"
+	rm -rf "$src"
+	cp -r "$mod" "$src"
+	chmod -R u+w "$src"
+	sed -i 's/ActivationFunc: iStore.activateDeduplication,/ActivationFunc: func(ctx context.Context, req *logical.Request, _ string) error { return iStore.activateDeduplication(ctx, req) },/' "$src/vault/identity_store.go"
+	sed -i 's/b.idStoreBackend.ActivationFunc(ctx, nil)/b.idStoreBackend.ActivationFunc(ctx, nil, "")/' "$src/vault/logical_system_activation_flags.go"
+	sed -i 's/restoredKeyName, err := b.lm.RestorePolicy(ctx, req.Storage, keyName, backupB64, force)/restoredKeyName, err := keyName, b.lm.RestorePolicy(ctx, req.Storage, keyName, backupB64, force)/' "$src/builtin/logical/transit/path_restore.go"
+	cp "$dir/go.mod" "$dir/build.mod"
+	cp "$dir/go.sum" "$dir/build.sum"
+	echo 'replace github.com/hashicorp/vault => ./src' >>"$dir/build.mod"
+	(cd "$dir" && go build -modfile=build.mod -trimpath -ldflags "-s -w" -o "$bin/vault" github.com/hashicorp/vault)
+	rm -rf "$src" "$dir/build.mod" "$dir/build.sum"
 	stamp vault "$VAULT_VERSION"
 }
 
