@@ -4,6 +4,7 @@ package issuerpolicy
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -90,7 +91,7 @@ func Evaluate(spec *cmv1.IssuerSpec, secretName string, secret *corev1.Secret, n
 		if err := CheckSpec(spec); err != nil {
 			return Readiness{Reason: ReasonInvalidConfig, Message: err.Error()}
 		}
-		return evaluateCA(secretName, secret, now)
+		return evaluateCA(secretName, secret, nil, now)
 	case "acme":
 		// Readiness comes from the account registration: see FromStatus.
 		return Readiness{Reason: "Pending", Message: "The ACME account is being registered"}
@@ -118,7 +119,9 @@ func FromStatus(status *cmv1.IssuerStatus) Readiness {
 	return Readiness{Reason: "Pending", Message: "The issuer has not been checked yet"}
 }
 
-func evaluateCA(name string, secret *corev1.Secret, now time.Time) Readiness {
+// evaluateCA decides a ca issuer; token is the key the controller opened
+// when the Secret names one by URI (KeyURIKey), else nil.
+func evaluateCA(name string, secret *corev1.Secret, token *TokenKey, now time.Time) Readiness {
 	if secret == nil {
 		return Readiness{Reason: ReasonErrGetKeyPair, Message: fmt.Sprintf("Error getting keypair for CA issuer: secret %q not found", name)}
 	}
@@ -126,6 +129,9 @@ func evaluateCA(name string, secret *corev1.Secret, now time.Time) Readiness {
 		return Readiness{Reason: ReasonErrInvalidKeyPair, Message: "Error getting keypair for CA issuer: " + fmt.Sprintf(format, args...)}
 	}
 	certPEM, keyPEM := secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
+	if len(keyPEM) == 0 && CAKeyURI(secret) != "" {
+		keyPEM = secret.Data[KeyURIKey]
+	}
 	if len(certPEM) == 0 || len(keyPEM) == 0 {
 		return invalid("secret %q lacks %s or %s", name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
 	}
@@ -133,9 +139,12 @@ func evaluateCA(name string, secret *corev1.Secret, now time.Time) Readiness {
 	if err != nil {
 		return invalid("%s: %v", corev1.TLSCertKey, err)
 	}
-	key, err := pki.ParsePrivateKeyPEM(keyPEM)
+	key, err := secretKey(name, secret, token)
+	if te, ok := errors.AsType[*tokenError](err); ok {
+		return Readiness{Reason: ReasonErrGetKeyPair, Message: "Error getting keypair for CA issuer: " + te.Error()}
+	}
 	if err != nil {
-		return invalid("%s: %v", corev1.TLSPrivateKeyKey, err)
+		return invalid("%v", err)
 	}
 	ca, err := pki.NewCA(certs[0], key)
 	if err != nil {
