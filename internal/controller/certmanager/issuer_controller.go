@@ -34,6 +34,8 @@ type IssuerReconciler struct {
 	SecretReader client.Reader
 	Status       client.SubResourceWriter
 	Events       eventRecorder
+	// Keys opens the keys that ca issuers' Secrets name in PKCS#11 tokens.
+	Keys *CAKeys
 	// Cluster makes this the ClusterIssuer reconciler.
 	Cluster bool
 	// ClusterResourceNamespace holds the Secrets of ClusterIssuers.
@@ -91,7 +93,10 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 			return ctrl.Result{}, err
 		}
 	}
-	res := issuerpolicy.Evaluate(spec, secretName, secret, now)
+	res, err := evaluateCAIssuer(ctx, r.Keys, spec, secretName, secret, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	cond := cmv1.IssuerCondition{
 		Type: "Ready", Status: cmv1.ConditionFalse, Reason: res.Reason, Message: res.Message, ObservedGeneration: obj.GetGeneration(),
 	}

@@ -29,6 +29,8 @@ type issuer struct {
 type Issuers struct {
 	// Reader reads Issuers and ClusterIssuers (the cache).
 	Reader client.Reader
+	// Keys opens the keys that ca issuers' Secrets name in PKCS#11 tokens.
+	Keys *CAKeys
 	// Secrets reads the Secrets certplane caches; APIReader the others.
 	Secrets   client.Reader
 	APIReader client.Reader
@@ -84,7 +86,9 @@ func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.Object
 	if err != nil {
 		return nil, err
 	}
-	out.Readiness = r.caReadiness(spec, secret, now)
+	if out.Readiness, err = r.caReadiness(ctx, spec, secret, now); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -110,9 +114,9 @@ func readSecret(ctx context.Context, key types.NamespacedName, readers ...client
 	return nil, nil
 }
 
-func (r *Issuers) caReadiness(spec *cmv1.IssuerSpec, secret *corev1.Secret, now time.Time) issuerpolicy.Readiness {
+func (r *Issuers) caReadiness(ctx context.Context, spec *cmv1.IssuerSpec, secret *corev1.Secret, now time.Time) (issuerpolicy.Readiness, error) {
 	if secret == nil {
-		return issuerpolicy.Evaluate(spec, spec.CA.SecretName, nil, now)
+		return issuerpolicy.Evaluate(spec, spec.CA.SecretName, nil, now), nil
 	}
 	key := types.NamespacedName{Namespace: secret.Namespace, Name: secret.Name}
 	r.mu.Lock()
@@ -120,14 +124,17 @@ func (r *Issuers) caReadiness(spec *cmv1.IssuerSpec, secret *corev1.Secret, now 
 	r.mu.Unlock()
 	if ok && p.uid == string(secret.UID) && p.resourceVersion == secret.ResourceVersion && p.readiness.Ready &&
 		!now.Before(p.readiness.CA.Certificate.NotBefore) && now.Before(p.readiness.CA.Certificate.NotAfter) {
-		return p.readiness
+		return p.readiness, nil
 	}
-	res := issuerpolicy.Evaluate(spec, spec.CA.SecretName, secret, now)
+	res, err := evaluateCAIssuer(ctx, r.Keys, spec, spec.CA.SecretName, secret, now)
+	if err != nil {
+		return res, err
+	}
 	r.mu.Lock()
 	if r.cas == nil {
 		r.cas = map[types.NamespacedName]parsedCA{}
 	}
 	r.cas[key] = parsedCA{uid: string(secret.UID), resourceVersion: secret.ResourceVersion, readiness: res}
 	r.mu.Unlock()
-	return res
+	return res, nil
 }
