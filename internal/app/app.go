@@ -4,6 +4,7 @@
 package app
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"time"
@@ -101,11 +102,22 @@ type Options struct {
 	// RequirePolicy approves and issues nothing that no
 	// CertificateRequestPolicy selects (--require-policy).
 	RequirePolicy bool
+	// OpenKey opens the key URIs of PKCS#11 tokens: Signing's, when it has
+	// any, and those ca issuers' Secrets name. If nil, keys in tokens
+	// cannot be used.
+	OpenKey func(uri string) (crypto.Signer, error)
+	// IssuerPKCS11Modules are the PKCS#11 modules the key URIs of ca
+	// issuers' Secrets may name (--issuer-pkcs11-modules). If empty, none:
+	// a Secret must not make certplane load any library on its machine.
+	IssuerPKCS11Modules []string
 }
 
 // NewManager builds a manager running the CSR controllers against the
 // cluster cfg points at.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if o.Signing.OpenKey == nil {
+		o.Signing.OpenKey = o.OpenKey
+	}
 	if o.SigningDuration < 0 || o.Retention.Pending < 0 || o.Retention.Approved < 0 || o.Retention.Denied < 0 {
 		return nil, errors.New("durations and retention periods may not be negative")
 	}
@@ -304,8 +316,12 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers, policies
 	if o.ClusterResourceNamespace == "" {
 		o.ClusterResourceNamespace = "cert-manager"
 	}
+	vaults := &certmanager.Vaults{Secrets: mgr.GetAPIReader(), Tokens: mgr.GetClient()}
+	keys := &certmanager.CAKeys{Secrets: mgr.GetAPIReader(), Open: o.OpenKey, Modules: o.IssuerPKCS11Modules}
 	issuers := &certmanager.Issuers{
+		Keys: keys,
 		Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
+		Vaults: vaults,
 	}
 	accounts := newAccounts(mgr, o)
 	for _, cluster := range []bool{false, true} {
@@ -313,9 +329,9 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers, policies
 			continue
 		}
 		if err := (&certmanager.IssuerReconciler{
-			Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(),
+			Reader: mgr.GetClient(), SecretReader: mgr.GetAPIReader(), Status: mgr.GetClient().Status(), Keys: keys,
 			Events: mgr.GetEventRecorder("certplane-issuers"), Cluster: cluster, ClusterResourceNamespace: o.ClusterResourceNamespace,
-			Writer: mgr.GetClient(), Accounts: accounts,
+			Writer: mgr.GetClient(), Accounts: accounts, Vaults: vaults,
 		}).SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

@@ -319,10 +319,13 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 		leaf *x509.Certificate
 		out  = &certpolicy.Issued{Key: key, KeyFormat: request.KeyFormat, RequestHash: request.Hash}
 	)
-	if iss.Spec.CA != nil {
+	switch {
+	case iss.Spec.CA != nil:
 		leaf, err = iss.Readiness.CA.Issue(r.rand(), now, request.Template, key.Public())
 		out.Chain, out.CA = append([]*x509.Certificate{leaf}, iss.Readiness.Chain...), iss.Readiness.Anchor
-	} else {
+	case iss.Spec.Vault != nil:
+		leaf, out.Chain, out.CA, err = r.signByVault(ctx, iss, request, key)
+	default:
 		leaf, err = pki.SelfSign(r.rand(), now, request.Template, key)
 		out.Chain, out.CA = []*x509.Certificate{leaf}, leaf
 	}
@@ -373,9 +376,33 @@ func (r *CertificateReconciler) keyFor(crt *cmv1.Certificate, request *certpolic
 	return pki.GenerateKey(r.rand(), request.Key)
 }
 
+// signByVault has a vault issuer sign a CSR for key asking for what the
+// request describes, in one Vault call.
+func (r *CertificateReconciler) signByVault(ctx context.Context, iss *issuer, request *certpolicy.Request, key crypto.Signer) (*x509.Certificate, []*x509.Certificate, *x509.Certificate, error) {
+	csrPEM, err := pki.CreateTemplateCSR(r.rand(), request.Template, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	csr, err := pki.ParseCSRPEM(csrPEM)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res, err := r.Issuers.signVault(ctx, iss, csrPEM, csr, request.Template.Duration)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !pki.KeyMatches(res.Chain[0].PublicKey, key) {
+		return nil, nil, nil, fmt.Errorf("vault returned a certificate for another key")
+	}
+	return res.Chain[0], res.Chain, res.CA, nil
+}
+
 func issuerKind(spec *cmv1.IssuerSpec) string {
-	if spec.CA != nil {
+	switch {
+	case spec.CA != nil:
 		return "ca"
+	case spec.Vault != nil:
+		return "vault"
 	}
 	return "selfSigned"
 }

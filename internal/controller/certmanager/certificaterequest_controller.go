@@ -107,6 +107,21 @@ func (r *CertificateRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 		}
 		leaf, err = pki.SelfSign(r.rand(), now, tmpl, key)
 		chain, ca = []*x509.Certificate{leaf}, leaf
+	case iss.Spec.Vault != nil:
+		res, verr := r.Issuers.signVault(ctx, iss, cr.Spec.Request, csr, crpolicy.Duration(&cr.Spec))
+		if verr != nil {
+			r.Events.Eventf(cr, nil, corev1.EventTypeWarning, "SigningError", "Sign", "Vault failed to sign certificate: %v", verr)
+			if !VaultRefused(verr) {
+				// Unlike cert-manager (#4620), a sealed or unreachable
+				// Vault leaves the request pending, tried again later.
+				if _, err := r.pending(ctx, cr, "Vault failed to sign certificate: "+verr.Error(), now); err != nil {
+					return ctrl.Result{}, err
+				}
+				return ctrl.Result{RequeueAfter: vaultRetryMin}, nil
+			}
+			return ctrl.Result{}, r.finish(ctx, cr, crpolicy.Failed("Vault failed to sign certificate: "+verr.Error()), nil, now)
+		}
+		leaf, chain, ca = res.Chain[0], res.Chain, res.CA
 	default:
 		return r.pending(ctx, cr, crpolicy.MessageIssuerNotReady, now)
 	}

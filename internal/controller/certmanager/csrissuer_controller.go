@@ -184,6 +184,12 @@ func (r *CSRIssuerReconciler) sign(ctx context.Context, csr *certv1.CertificateS
 			return nil, h, err
 		}
 		return &issued{chain: []*x509.Certificate{leaf}, from: iss, ref: ref}, nil, nil
+	case iss.Spec.Vault != nil:
+		res, err := r.Issuers.signVault(ctx, iss, csr.Spec.Request, parsed, duration)
+		if err != nil {
+			return nil, &halt{fail: VaultRefused(err), reason: issuerpolicy.ReasonErrorSigning, message: fmt.Sprintf("Vault failed to sign certificate: %v", err)}, nil
+		}
+		return &issued{chain: res.Chain, from: iss, ref: ref}, nil, nil
 	default:
 		// Other kinds are never ready, so this is not reached.
 		return nil, &halt{reason: "IssuerNotReady", message: fmt.Sprintf("%s cannot sign requests", ref)}, nil

@@ -44,9 +44,13 @@ type IssuerReconciler struct {
 	Writer client.Writer
 	// Accounts parses ACME account keys and keeps ACME clients.
 	Accounts *acmectrl.Accounts
-	Now      func() time.Time
+	// Vaults keeps the Vault clients of vault issuers.
+	Vaults *Vaults
+	Now    func() time.Time
 	// Rand is the entropy for account keys. If nil, crypto/rand.
 	Rand io.Reader
+
+	vaultFailures vaultFailures
 }
 
 // +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get;list;watch
@@ -71,12 +75,18 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.Reader.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if obj.GetDeletionTimestamp() != nil {
+		return ctrl.Result{}, nil
+	}
 	now := time.Now()
 	if r.Now != nil {
 		now = r.Now()
 	}
 	if spec.ACME != nil && issuerpolicy.CheckSpec(spec) == nil {
 		return r.reconcileACME(ctx, obj, spec.ACME, status, namespace, now)
+	}
+	if spec.Vault != nil && issuerpolicy.Kind(spec) == "vault" && r.Vaults != nil {
+		return r.reconcileVault(ctx, obj, spec.Vault, status, namespace, now)
 	}
 	var (
 		secret     *corev1.Secret

@@ -36,6 +36,9 @@ type Issuers struct {
 	APIReader client.Reader
 	// ClusterResourceNamespace holds the Secrets of ClusterIssuers.
 	ClusterResourceNamespace string
+	// Vaults holds the clients of vault issuers, shared with the issuer
+	// reconciler.
+	Vaults *Vaults
 
 	mu  sync.Mutex
 	cas map[types.NamespacedName]parsedCA
@@ -75,6 +78,11 @@ func (r *Issuers) Resolve(ctx context.Context, namespace string, ref cmv1.Object
 	out := &issuer{Object: obj, Spec: spec}
 	if spec.ACME != nil && issuerpolicy.CheckSpec(spec) == nil {
 		// The issuer reconciler registers the account and says so.
+		out.Readiness = issuerpolicy.FromStatus(status)
+		return out, nil
+	}
+	if spec.Vault != nil && issuerpolicy.Kind(spec) == "vault" && issuerpolicy.CheckVault(spec.Vault) == nil {
+		// The issuer reconciler checks Vault every minute and says so.
 		out.Readiness = issuerpolicy.FromStatus(status)
 		return out, nil
 	}
