@@ -319,7 +319,7 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers, policies
 	vaults := &certmanager.Vaults{Secrets: mgr.GetAPIReader(), Tokens: mgr.GetClient()}
 	keys := &certmanager.CAKeys{Secrets: mgr.GetAPIReader(), Open: o.OpenKey, Modules: o.IssuerPKCS11Modules}
 	issuers := &certmanager.Issuers{
-		Keys: keys,
+		Keys:   keys,
 		Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterResourceNamespace: o.ClusterResourceNamespace,
 		Vaults: vaults,
 	}
