@@ -18,14 +18,16 @@ import (
 
 	"github.com/certplane/certplane/internal/app"
 	"github.com/certplane/certplane/internal/csrpolicy"
+	"github.com/certplane/certplane/internal/pkcs11"
 )
 
 // controllerFlags are the controllers' settings, shared by `controller` and
 // `up`.
 type controllerFlags struct {
-	opts      app.Options
-	perSigner map[string]*[2]string
-	logFormat string
+	opts         app.Options
+	perSigner    map[string]*[2]string
+	perSignerURI map[string]*string
+	logFormat    string
 }
 
 func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
@@ -33,7 +35,8 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		fl.BoolVar(&f.opts.EnableKubernetesSigners, "enable-kubernetes-signers", false, "sign the kubernetes.io signers (kube-controller-manager does in a real cluster)")
 		fl.StringVar(&f.opts.Signing.CertFile, "cluster-signing-cert-file", "", "CA certificate for all kubernetes.io signers")
 		fl.StringVar(&f.opts.Signing.KeyFile, "cluster-signing-key-file", "", "CA key for all kubernetes.io signers")
-		f.perSigner = map[string]*[2]string{}
+		fl.StringVar(&f.opts.Signing.KeyURI, "cluster-signing-key-uri", "", "PKCS#11 URI of the CA key for all kubernetes.io signers, in a hardware token, instead of --cluster-signing-key-file (docs/hsm.md)")
+		f.perSigner, f.perSignerURI = map[string]*[2]string{}, map[string]*string{}
 		for flag, signer := range map[string]string{
 			"kubelet-serving": csrpolicy.KubeletServing, "kubelet-client": csrpolicy.KubeAPIServerClientKubelet,
 			"kube-apiserver-client": csrpolicy.KubeAPIServerClient, "legacy-unknown": csrpolicy.LegacyUnknown,
@@ -42,6 +45,9 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 			f.perSigner[signer] = pair
 			fl.StringVar(&pair[0], "cluster-signing-"+flag+"-cert-file", "", "CA certificate for "+signer)
 			fl.StringVar(&pair[1], "cluster-signing-"+flag+"-key-file", "", "CA key for "+signer)
+			uri := new(string)
+			f.perSignerURI[signer] = uri
+			fl.StringVar(uri, "cluster-signing-"+flag+"-key-uri", "", "PKCS#11 URI of the CA key for "+signer+", instead of its key file")
 		}
 		fl.BoolVar(&f.opts.LeaderElection, "leader-elect", true, "run one active replica, elected through a Lease")
 		fl.StringVar(&f.opts.LeaderElectionNamespace, "leader-election-namespace", "certplane-system", "namespace of the leader election Lease")
@@ -90,6 +96,8 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 	fl.StringVar(&f.opts.SPIFFE.KeyFile, "spiffe-signing-key-file", "", "CA key of the certplane.io/spiffe pod certificate signer")
 	fl.StringVar(&f.opts.SPIFFETrustDomain, "spiffe-trust-domain", "cluster.local", "trust domain of pods' SPIFFE IDs, spiffe://DOMAIN/ns/NAMESPACE/sa/SERVICEACCOUNT")
 	fl.DurationVar(&f.opts.PodCertificateMaxDuration, "pod-certificate-max-duration", 24*time.Hour, "longest lifetime of a pod certificate (at least 1h; a request's maxExpirationSeconds may ask for less)")
+	fl.StringSliceVar(&f.opts.IssuerPKCS11Modules, "issuer-pkcs11-modules", nil,
+		"PKCS#11 modules (absolute file names) that the key URIs of CA Issuers' Secrets (tls.key-uri) may name; none by default (docs/hsm.md)")
 	fl.StringVar(&f.opts.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets ClusterIssuers refer to")
 	fl.StringVar(&f.opts.Trust.Namespace, "trust-namespace", "cert-manager", "namespace of the ConfigMaps and Secrets trust.cert-manager.io Bundles read their sources from (as trust-manager's flag)")
 	fl.BoolVar(&f.opts.Trust.FilterExpiredCertificates, "filter-expired-certificates", false, "leave expired certificates out of Bundle targets (as trust-manager's flag)")
@@ -116,6 +124,15 @@ func (f *controllerFlags) options() app.Options {
 			o.Signing.PerSigner[signer] = *pair
 		}
 	}
+	for signer, uri := range f.perSignerURI {
+		if *uri != "" {
+			if o.Signing.PerSignerKeyURI == nil {
+				o.Signing.PerSignerKeyURI = map[string]string{}
+			}
+			o.Signing.PerSignerKeyURI[signer] = *uri
+		}
+	}
+	o.OpenKey, o.Signing.OpenKey = pkcs11.Open, pkcs11.Open
 	return o
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certplane/certplane/internal/files"
+	"github.com/certplane/certplane/internal/pkcs11"
 	"github.com/certplane/certplane/pkg/pki"
 )
 
@@ -40,6 +41,7 @@ type gencertFlags struct {
 	duration time.Duration
 	hosts    []string
 	bare     string
+	rsaPSS   bool
 }
 
 func newGencertCommand(o Options) *cobra.Command {
@@ -59,10 +61,16 @@ CA's end cuts --duration short, a note on standard error says so.
 Profiles: server (digital signature, server auth), client (digital
 signature, client auth), peer (both; the default). RSA keys also get key
 encipherment. --usages replaces the profile with any of the 23 Kubernetes
-usage names.`,
+usage names.
+
+--ca-key may be the PKCS#11 URI of a key in a hardware token (docs/hsm.md):
+the CA signs there. With --initca it makes the CA certificate for that key
+(writing PREFIX.pem and PREFIX.csr, no key file). --rsa-pss signs with
+RSASSA-PSS instead of PKCS#1 v1.5 (an RSA CA key only).`,
 		Example: `  certplane gencert -initca ca-csr.json
   certplane gencert -ca ca.pem -ca-key ca-key.pem -profile server server-csr.json
-  certplane gencert --ca ca.pem --ca-key ca-key.pem --profile client --csr jane.csr --duration 24h`,
+  certplane gencert --ca ca.pem --ca-key ca-key.pem --profile client --csr jane.csr --duration 24h
+  certplane gencert --ca ca.pem --ca-key 'pkcs11:token=ca;object=root?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/certplane/pin' server-csr.json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("duration") && f.duration <= 0 {
@@ -81,19 +89,20 @@ usage names.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&f.initCA, "initca", false, "make a self-signed CA from the request")
 	fl.StringVar(&f.caFile, "ca", "", "CA certificate (PEM) to sign with")
-	fl.StringVar(&f.caKey, "ca-key", "", "CA private key (PEM)")
+	fl.StringVar(&f.caKey, "ca-key", "", "CA private key (PEM file), or the PKCS#11 URI of a key in a hardware token")
 	fl.StringVar(&f.csrFile, "csr", "", "sign this PKCS#10 request instead of generating a key")
 	fl.StringVar(&f.profile, "profile", "peer", "usage profile: server, client or peer")
 	fl.StringSliceVar(&f.usages, "usages", nil, `replace the profile's usages with these Kubernetes usage names (comma-separated, e.g. "digital signature,server auth")`)
 	fl.DurationVar(&f.duration, "duration", 0, "validity, positive (default 8760h; for a CA, the request's ca.expiry or 43800h); never past the CA's end, which is said when it cuts this short")
 	fl.StringSliceVar(&f.hosts, "hostname", nil, "replace the request's hosts (comma-separated DNS names, IPs, URIs, emails)")
 	fl.StringVar(&f.bare, "bare", "", "prefix of the output files (default: the input file's name without -csr.json)")
+	fl.BoolVar(&f.rsaPSS, "rsa-pss", false, "sign with RSASSA-PSS (SHA-256) instead of PKCS#1 v1.5; the CA key must be RSA")
 	return cmd
 }
 
 func initCA(o Options, f gencertFlags, input string) error {
-	if f.caFile != "" || f.caKey != "" || f.csrFile != "" {
-		return errors.New("--initca makes a self-signed CA: it takes no --ca, --ca-key or --csr")
+	if f.caFile != "" || (f.caKey != "" && !pkcs11.IsURI(f.caKey)) || f.csrFile != "" {
+		return errors.New("--initca makes a self-signed CA: it takes no --ca or --csr, and --ca-key only as the PKCS#11 URI of a key in a token")
 	}
 	if input == "" {
 		return errors.New("--initca needs a JSON request")
@@ -109,11 +118,31 @@ func initCA(o Options, f gencertFlags, input string) error {
 	if err := overrideHosts(&req.Request, f.hosts); err != nil {
 		return err
 	}
-	key, keyPEM, csrPEM, err := keyAndCSR(o, req)
-	if err != nil {
+	var (
+		key            crypto.Signer
+		keyPEM, csrPEM []byte
+	)
+	if f.caKey != "" {
+		// The key is in a token already; the request's key spec is not used.
+		if _, err := checkKeyURI("--ca-key", f.caKey, ""); err != nil {
+			return err
+		}
+		if err := refuseExisting(prefix+".pem", prefix+".csr"); err != nil {
+			return err
+		}
+		if key, err = pkcs11.Open(f.caKey); err != nil {
+			return err
+		}
+		if csrPEM, err = pki.CreateCSR(o.Rand, &req.Request, key); err != nil {
+			return err
+		}
+	} else if key, keyPEM, csrPEM, err = keyAndCSR(o, req); err != nil {
 		return err
 	}
 	tmpl := pki.TemplateFromRequest(&req.Request, nil)
+	if err := signatureAlgorithm(f, tmpl, key.Public()); err != nil {
+		return err
+	}
 	tmpl.IsCA = true
 	tmpl.Duration = f.duration
 	if req.CA != nil {
@@ -198,6 +227,9 @@ func signCert(o Options, f gencertFlags, input string) error {
 		}
 		tmpl, pub = pki.TemplateFromRequest(&req.Request, nil), key.Public()
 	}
+	if err := signatureAlgorithm(f, tmpl, ca.Key.Public()); err != nil {
+		return err
+	}
 	tmpl.Usages = append([]pki.Usage(nil), usages...)
 	if _, isRSA := pub.(*rsa.PublicKey); isRSA && f.usages == nil {
 		tmpl.Usages = append(tmpl.Usages, pki.UsageKeyEncipherment)
@@ -230,13 +262,16 @@ func loadCA(certFile, keyFile string) (*pki.CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, err
-	}
 	certs, err := pki.ParseCertificatesPEM(certPEM)
 	if err != nil {
 		return nil, pemError(certFile, "certificate", certPEM, err)
+	}
+	if pkcs11.IsURI(keyFile) {
+		return tokenCA(certFile, certs[0], keyFile)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
 	}
 	key, err := pki.ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
@@ -268,9 +303,10 @@ func overrideHosts(req *pki.Request, hosts []string) error {
 func writeOutputs(o Options, prefix string, cert *x509.Certificate, keyPEM, csrPEM []byte) error {
 	out := []files.File{{Path: prefix + ".pem", Data: pki.EncodeCertificatesPEM(cert), Mode: files.Public}}
 	if keyPEM != nil {
-		out = append(out,
-			files.File{Path: prefix + "-key.pem", Data: keyPEM, Mode: files.Secret},
-			files.File{Path: prefix + ".csr", Data: csrPEM, Mode: files.Public})
+		out = append(out, files.File{Path: prefix + "-key.pem", Data: keyPEM, Mode: files.Secret})
+	}
+	if csrPEM != nil {
+		out = append(out, files.File{Path: prefix + ".csr", Data: csrPEM, Mode: files.Public})
 	}
 	if err := files.WriteAll(out...); err != nil {
 		return err

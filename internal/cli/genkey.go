@@ -12,7 +12,7 @@ import (
 )
 
 func newGenkeyCommand(o Options) *cobra.Command {
-	var bare string
+	var bare, keyURI string
 	cmd := &cobra.Command{
 		Use:   "genkey REQUEST.json|-",
 		Short: "Generate a private key and a certificate request from a cfssl JSON request",
@@ -20,7 +20,12 @@ func newGenkeyCommand(o Options) *cobra.Command {
 request (CN, hosts, key, names), as "cfssl genkey - | cfssljson -bare PREFIX"
 does. Writes PREFIX-key.pem (mode 0600) and PREFIX.csr. hosts become DNS, IP,
 URI or email SANs; the default key is ECDSA P-256. Existing files are never
-overwritten.`,
+overwritten.
+
+With --key-uri the key is made inside a hardware token instead, named by its
+PKCS#11 URI (object= is its label; docs/hsm.md): it cannot be extracted, only
+PREFIX.csr is written, and a key with that label or id is never replaced.
+Tokens make ECDSA P-256 and P-384 and RSA 2048, 3072 and 4096 keys.`,
 		Example: `  cat <<EOF | certplane genkey - --bare server
   {"CN": "system:node:my-pod", "hosts": ["my-pod.example", "192.0.2.24"],
    "key": {"algo": "ecdsa", "size": 256}, "names": [{"O": "system:nodes"}]}
@@ -34,6 +39,9 @@ overwritten.`,
 			req, err := readRequest(o, args[0])
 			if err != nil {
 				return err
+			}
+			if keyURI != "" {
+				return tokenKeyAndCSR(o, req, keyURI, prefix)
 			}
 			_, keyPEM, csrPEM, err := keyAndCSR(o, req)
 			if err != nil {
@@ -50,6 +58,7 @@ overwritten.`,
 		},
 	}
 	cmd.Flags().StringVar(&bare, "bare", "", "prefix of the output files (default: the request file's name without -csr.json)")
+	cmd.Flags().StringVar(&keyURI, "key-uri", "", "make the key in a hardware token, named by this PKCS#11 URI, instead of in PREFIX-key.pem")
 	return cmd
 }
 

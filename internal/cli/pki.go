@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/certplane/certplane/internal/clusterpki"
 	"github.com/certplane/certplane/internal/files"
+	"github.com/certplane/certplane/internal/pkcs11"
 	"github.com/certplane/certplane/pkg/pki"
 )
 
@@ -112,6 +114,7 @@ func newPKIInitCommand(o Options) *cobra.Command {
 	var (
 		f          pkiFlags
 		allowShort bool
+		keyURIs    = map[string]*string{}
 	)
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR",
@@ -129,7 +132,14 @@ certificate, a certificate without a SAN asked for (as kubeadm checks), or
 kubelet.conf of another node is an error naming the file, and then nothing
 is written.
 
-Validities under an hour are refused unless --allow-short-validity is given.`,
+Validities under an hour are refused unless --allow-short-validity is given.
+
+With --ca-key-uri (--etcd-ca-key-uri, --front-proxy-ca-key-uri) a CA's key
+is a key already in a hardware token, named by its PKCS#11 URI (RFC 7512,
+see docs/hsm.md): the CA certificate is made for it (or, if there is one,
+checked against it), no key file is written, and the URI is remembered in
+DIR/pki/<ca>.key-uri (mode 0600) for renew, kubeconfig and up. A CA's key
+is a file or in a token, never both.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.dir == "" {
@@ -142,6 +152,26 @@ Validities under an hour are refused unless --allow-short-validity is given.`,
 			if err := checkValidity(f, opts, allowShort); err != nil {
 				return err
 			}
+			var warnings []string
+			for _, name := range clusterpki.CANames() {
+				uri := keyURIs[name]
+				if *uri == "" {
+					continue
+				}
+				base, _ := clusterpki.CABase(name)
+				warning, err := checkKeyURI("--"+name+"-key-uri", *uri, filepath.Join(f.dir, "pki", base+".key-uri"))
+				if err != nil {
+					return err
+				}
+				if warning != "" {
+					warnings = append(warnings, warning)
+				}
+				if opts.CAKeyURIs == nil {
+					opts.CAKeyURIs = map[string]string{}
+				}
+				opts.CAKeyURIs[name] = *uri
+			}
+			opts.OpenKey = pkcs11.Open
 			res, err := clusterpki.Init(opts)
 			if err != nil {
 				return err
@@ -150,11 +180,20 @@ Validities under an hour are refused unless --allow-short-validity is given.`,
 			for _, c := range res.Created {
 				fmt.Fprintf(o.Out, "  created %s\n", c)
 			}
+			for _, w := range warnings {
+				if o.ErrOut != nil {
+					fmt.Fprintln(o.ErrOut, w)
+				}
+			}
 			return nil
 		},
 	}
 	f.bind(cmd, true)
 	cmd.Flags().BoolVar(&allowShort, "allow-short-validity", false, "allow --validity or --ca-validity under an hour (for tests of expiry)")
+	for _, ca := range []struct{ name, what string }{{"ca", "the cluster CA"}, {"etcd-ca", "the etcd CA"}, {"front-proxy-ca", "the front-proxy CA"}} {
+		keyURIs[ca.name] = new(string)
+		cmd.Flags().StringVar(keyURIs[ca.name], ca.name+"-key-uri", "", "PKCS#11 URI of the key of "+ca.what+" in a hardware token, instead of a key file (docs/hsm.md)")
+	}
 	return cmd
 }
 
@@ -195,7 +234,8 @@ func newPKICheckExpirationCommand(o Options) *cobra.Command {
 		Short: "Show when the tree's certificates expire; fail if any is missing or expires soon",
 		Long: `Print kubeadm's two tables, the certificates (kubeconfigs included, kubelet.conf
 excluded) and the CAs. Exits non-zero when a certificate is missing or
-expires within --warn.`,
+expires within --warn. The HSM column marks CAs whose key is in a hardware
+token (pki init --ca-key-uri); the token is not opened.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -253,13 +293,13 @@ func writeExpirationTables(o Options, r *clusterpki.ExpirationReport) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.ExpirationDate.Format(date), residual(e.ResidualTime), e.CertificateAuthority, yesNo(e.ExternallyManaged))
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "CERTIFICATE AUTHORITY\tEXPIRES\tRESIDUAL TIME\tEXTERNALLY MANAGED")
+	fmt.Fprintln(tw, "CERTIFICATE AUTHORITY\tEXPIRES\tRESIDUAL TIME\tEXTERNALLY MANAGED\tHSM")
 	for _, e := range r.CertificateAuthorities {
 		if e.Missing {
-			fmt.Fprintf(tw, "!MISSING! %s\t\t\t\n", e.Name)
+			fmt.Fprintf(tw, "!MISSING! %s\t\t\t\t\n", e.Name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.ExpirationDate.Format(date), residual(e.ResidualTime), yesNo(e.ExternallyManaged))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.ExpirationDate.Format(date), residual(e.ResidualTime), yesNo(e.ExternallyManaged), yesNo(e.HSM))
 	}
 	return tw.Flush()
 }
@@ -282,7 +322,9 @@ func newPKIRenewCommand(o Options) *cobra.Command {
 		Short: "Renew certificates and kubeconfigs as kubeadm certs renew does",
 		Long: `Renew as kubeadm does: a new key; CN, O, SANs and extended usages kept from the
 old certificate; the same CA. Kubeconfigs are renewed too (not kubelet.conf);
-CAs never are. Refuses when a CA key is absent. The replaced files are kept
+CAs never are, whether their key is a file or in a token (for a CA whose key
+is in a token, leaves are signed there). Refuses when a CA key is absent or
+its token cannot be opened. The replaced files are kept
 under DIR/backup/<time>/. Restart the components that use them afterwards.
 
 Names: ` + strings.Join(clusterpki.RenewableNames(), ", "),
@@ -291,7 +333,7 @@ Names: ` + strings.Join(clusterpki.RenewableNames(), ", "),
 			if dir == "" {
 				return errors.New("--dir is required")
 			}
-			opts := clusterpki.Options{Dir: dir, Validity: validity, Now: o.Now, Rand: o.Rand}
+			opts := clusterpki.Options{Dir: dir, Validity: validity, Now: o.Now, Rand: o.Rand, OpenKey: pkcs11.Open}
 			var err error
 			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {
 				return err
@@ -331,7 +373,7 @@ cluster CA embedded. The server is admin.conf's unless --server is given.`,
 			if dir == "" || user == "" || out == "" {
 				return errors.New("--dir, --user and --out are required")
 			}
-			opts := clusterpki.Options{Dir: dir, Server: server, Now: o.Now, Rand: o.Rand}
+			opts := clusterpki.Options{Dir: dir, Server: server, Now: o.Now, Rand: o.Rand, OpenKey: pkcs11.Open}
 			var err error
 			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {
 				return err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/certplane/certplane/internal/pkcs11"
 )
 
 // Options are what every command needs from its environment. The zero
@@ -69,6 +71,8 @@ func NewRootCommand(o Options) *cobra.Command {
 func Execute(ctx context.Context, o Options, args []string) error {
 	root := NewRootCommand(o)
 	root.SetArgs(cfsslStyleFlags(root, args))
+	// Log out of any PKCS#11 token a command opened.
+	defer func() { _ = pkcs11.Close() }()
 	return root.ExecuteContext(ctx)
 }
 

@@ -19,8 +19,8 @@ import (
 
 	"github.com/certplane/certplane/internal/app"
 	"github.com/certplane/certplane/internal/clusterpki"
-	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/localcp"
+	"github.com/certplane/certplane/internal/pkcs11"
 	"github.com/certplane/certplane/pkg/pki"
 )
 
@@ -64,7 +64,7 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 			if _, err := newLogger(io.Discard, cf.logFormat); err != nil {
 				return err
 			}
-			opts := localcp.Options{DataDir: dataDir, Port: port, BinDir: binDir, NodeName: nodeName, Log: o.Out, ControllerManager: true}
+			opts := localcp.Options{DataDir: dataDir, Port: port, BinDir: binDir, NodeName: nodeName, Log: o.Out, ControllerManager: true, OpenKey: pkcs11.Open}
 			var err error
 			if opts.Key, err = optionalKeySpec(keyAlg); err != nil {
 				return err
@@ -244,7 +244,7 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		return nil, err
 	}
 	fmt.Fprintln(o.Out, "rbac: cert-manager's aggregated ClusterRoles add cert-manager.io to view, edit and admin")
-	kubeconfig, err := clusterpki.UserKubeconfig(clusterpki.Options{Dir: cp.DataDir, Key: pki.ECDSAP256, Rand: o.Rand, Now: o.Now}, app.ControllerUser, nil, 0)
+	kubeconfig, err := clusterpki.UserKubeconfig(clusterpki.Options{Dir: cp.DataDir, Key: pki.ECDSAP256, Rand: o.Rand, Now: o.Now, OpenKey: pkcs11.Open}, app.ControllerUser, nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("controller identity: %w", err)
 	}
@@ -266,7 +266,13 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 		}
 	}
 	opts.EnableKubernetesSigners = true
-	opts.Signing = certificates.SigningFiles{CertFile: filepath.Join(cp.PKIDir(), "ca.crt"), KeyFile: filepath.Join(cp.PKIDir(), "ca.key")}
+	var token string
+	if opts.Signing, token, err = clusterSigning(cp.DataDir); err != nil {
+		return nil, err
+	}
+	if token != "" {
+		fmt.Fprintf(o.Out, "signers: the kubernetes.io signers sign with the cluster CA's key in a PKCS#11 token, %s\n", token)
+	}
 	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ package localcp
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -55,6 +56,10 @@ type Options struct {
 	Log io.Writer
 	// Timeout bounds each component's start. If zero, two minutes.
 	Timeout time.Duration
+	// OpenKey opens the key URIs of CAs whose keys are in PKCS#11 tokens
+	// (DataDir/pki/<base>.key-uri, written by certplane pki init
+	// --ca-key-uri). If nil, such a data directory cannot start.
+	OpenKey func(uri string) (crypto.Signer, error)
 	// ControllerManager starts kube-controller-manager too, as kubeadm's
 	// static Pod runs it, with every default controller but the three
 	// certificates.k8s.io ones certplane replaces (csrsigning,
@@ -198,6 +203,7 @@ func Start(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 		AdvertiseAddress: net.IPv4(127, 0, 0, 1),
 		Server:           cp.URL,
 		Key:              o.Key,
+		OpenKey:          o.OpenKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
