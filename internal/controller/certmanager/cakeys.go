@@ -106,14 +106,24 @@ func (k *CAKeys) open(uri, pin string) issuerpolicy.TokenKey {
 
 // withoutPIN makes sure an opener's error does not show the PIN: the
 // opener should never put it there, and this does not trust that it does
-// not.
+// not. It also drops the redacted pin-value the opener shows, which the
+// Secret's URI does not have.
 func withoutPIN(err error, pin string) error {
 	msg := err.Error()
 	if len(pin) >= 4 && (strings.Contains(msg, pin) || strings.Contains(msg, issuerpolicy.KeyURIWithPIN("", pin))) {
 		return errors.New("the key in the token could not be opened (the error is not shown: it held the PIN)")
 	}
-	return err
+	return &openError{msg: strings.NewReplacer("&pin-value=REDACTED", "", "?pin-value=REDACTED", "").Replace(msg), err: err}
 }
+
+// openError is an opener's error as the issuer shows it.
+type openError struct {
+	msg string
+	err error
+}
+
+func (e *openError) Error() string { return e.msg }
+func (e *openError) Unwrap() error { return e.err }
 
 // evaluateCAIssuer decides a ca issuer's readiness, opening the key in a
 // token when its Secret names one by URI. Errors are failures to talk to
