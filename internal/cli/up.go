@@ -47,7 +47,10 @@ CertificateRequests, whose CRDs and approval policy it installs) as the user cer
 config/rbac (--controllers chooses which). Runs until Ctrl-C or SIGTERM, then
 stops everything in order: kube-controller-manager first, etcd last.
 Started again on the same data directory it brings back the same cluster
-with its data.
+with its data. A component that exits (etcd, kube-apiserver,
+kube-controller-manager) is started again on the same ports and data after
+1s, 2s, 4s, ... (at most 30s), with one line saying so; the fifth exit of
+one component within five minutes ends up with an error naming it.
 
 Web view: http://127.0.0.1:6480/ (--web-address; no login on loopback).
 Metrics: --metrics-bind-address (off by default).

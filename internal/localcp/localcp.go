@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -60,6 +61,12 @@ type Options struct {
 	// (DataDir/pki/<base>.key-uri, written by certplane pki init
 	// --ca-key-uri). If nil, such a data directory cannot start.
 	OpenKey func(uri string) (crypto.Signer, error)
+	// Restart says when a component that exits on its own is started again
+	// (the same flags, ports and data) and when the control plane ends
+	// instead; its zero value is RestartPolicy's default.
+	Restart RestartPolicy
+	// Now is the clock of the restart decisions. If nil, time.Now.
+	Now func() time.Time
 	// ControllerManager starts kube-controller-manager too, as kubeadm's
 	// static Pod runs it, with every default controller but the three
 	// certificates.k8s.io ones certplane replaces (csrsigning,
@@ -85,49 +92,37 @@ type ControlPlane struct {
 	// when it does not run.
 	ControllerManagerURL string
 
+	timeout time.Duration
+
+	// mu guards the processes, which a restart replaces.
+	mu                                 sync.Mutex
 	etcd, apiserver, controllerManager *process
-	timeout                            time.Duration
+
+	policy   RestartPolicy
+	now      func() time.Time
+	logf     func(format string, args ...any)
+	stopping chan struct{} // closed by Stop
+	stopOnce sync.Once
+	wg       sync.WaitGroup // the supervisors
+	ended    chan struct{}  // closed once the control plane has ended
+	endOnce  sync.Once
+	endErr   error
 }
 
-// processes are the running components, in the order they started.
-func (cp *ControlPlane) processes() []*process {
-	var ps []*process
-	for _, p := range []*process{cp.etcd, cp.apiserver, cp.controllerManager} {
-		if p != nil {
-			ps = append(ps, p)
-		}
-	}
-	return ps
-}
+// Exited is closed when the control plane has ended: a component exited
+// and Options.Restart gave up on it, or Stop was called. ExitError then
+// says which component and why.
+func (cp *ControlPlane) Exited() <-chan struct{} { return cp.ended }
 
-// Exited is closed when a component has exited, whether through Stop or on
-// its own; ExitError then says which and why.
-func (cp *ControlPlane) Exited() <-chan struct{} {
-	exited := make(chan struct{})
-	ps := cp.processes()
-	for _, p := range ps {
-		go func() {
-			<-p.done
-			select {
-			case <-exited:
-			default:
-				close(exited)
-			}
-		}()
-	}
-	return exited
-}
-
-// ExitError describes the component that has exited, or is nil.
+// ExitError describes the component whose exits ended the control plane;
+// nil while it runs and after Stop.
 func (cp *ControlPlane) ExitError() error {
-	for _, p := range cp.processes() {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited: %s (log: %s)", p.name, p.lastLogLine(), p.logPath)
-		default:
-		}
+	select {
+	case <-cp.ended:
+		return cp.endErr
+	default:
+		return nil
 	}
-	return nil
 }
 
 // state is what a data directory remembers between starts.
@@ -193,9 +188,17 @@ func Start(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 	}
 
 	cp = &ControlPlane{
-		DataDir: o.DataDir,
-		URL:     "https://127.0.0.1:" + strconv.Itoa(st.Port),
-		EtcdURL: "https://127.0.0.1:" + strconv.Itoa(st.EtcdClientPort),
+		DataDir:  o.DataDir,
+		URL:      "https://127.0.0.1:" + strconv.Itoa(st.Port),
+		EtcdURL:  "https://127.0.0.1:" + strconv.Itoa(st.EtcdClientPort),
+		policy:   o.Restart,
+		now:      o.Now,
+		logf:     logf,
+		stopping: make(chan struct{}),
+		ended:    make(chan struct{}),
+	}
+	if cp.now == nil {
+		cp.now = time.Now
 	}
 	res, err := clusterpki.Init(clusterpki.Options{
 		Dir:              o.DataDir,
@@ -269,6 +272,12 @@ func Start(ctx context.Context, o Options) (cp *ControlPlane, err error) {
 		logf("kube-controller-manager: started on %s (log: %s)", cp.ControllerManagerURL, cp.controllerManager.logPath)
 		cp.timeout = o.Timeout
 	}
+	for _, slot := range []**process{&cp.etcd, &cp.apiserver, &cp.controllerManager} {
+		if *slot != nil {
+			cp.wg.Add(1)
+			go cp.supervise(slot)
+		}
+	}
 	return cp, nil
 }
 
@@ -294,7 +303,9 @@ func (cp *ControlPlane) startControllerManager(bin string, st state) error {
 // self-signed one it makes in DATA/kube-controller-manager, which the
 // health check trusts.
 func (cp *ControlPlane) WaitControllerManager(ctx context.Context) error {
+	cp.mu.Lock()
 	p := cp.controllerManager
+	cp.mu.Unlock()
 	if p == nil {
 		return nil
 	}
@@ -336,16 +347,23 @@ func selfSignedClient(ctx context.Context, p *process, certFile string, timeout 
 }
 
 // Stop stops kube-controller-manager, kube-apiserver, then etcd: SIGTERM,
-// and SIGKILL after 30 seconds. It may be called more than once.
+// and SIGKILL after 30 seconds. Nothing is restarted once it is called. It
+// may be called more than once.
 func (cp *ControlPlane) Stop() error {
+	cp.mu.Lock()
+	cp.stopOnce.Do(func() { close(cp.stopping) })
+	ps := []*process{cp.controllerManager, cp.apiserver, cp.etcd}
+	cp.mu.Unlock()
 	var errs []error
-	for _, p := range []*process{cp.controllerManager, cp.apiserver, cp.etcd} {
+	for _, p := range ps {
 		if p != nil {
 			if err := p.stop(30 * time.Second); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
+	cp.wg.Wait()
+	cp.end(nil)
 	return errors.Join(errs...)
 }
 

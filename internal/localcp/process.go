@@ -12,6 +12,8 @@ import (
 // process is a child process whose output goes to a log file.
 type process struct {
 	name    string
+	path    string   // the binary
+	args    []string // its flags, for a restart
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{} // closed when the process has exited
@@ -34,13 +36,34 @@ func startProcess(name, path string, args []string, logPath string) (*process, e
 		_ = logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &process{name: name, path: path, args: args, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		_ = logFile.Close()
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// restart starts the same binary with the same flags and log. A process
+// that cannot be started is returned as one that has exited at once, with
+// the error as its status.
+func (p *process) restart() *process {
+	np, err := startProcess(p.name, p.path, p.args, p.logPath)
+	if err != nil {
+		np = &process{name: p.name, path: p.path, args: p.args, logPath: p.logPath, done: make(chan struct{}), err: err}
+		close(np.done)
+	}
+	return np
+}
+
+// exitStatus says how the process ended, once done: "exit status 1",
+// "signal: killed".
+func (p *process) exitStatus() string {
+	if p.err == nil {
+		return "exit status 0"
+	}
+	return p.err.Error()
 }
 
 // stop sends SIGTERM, then SIGKILL after grace, and waits for the exit.
