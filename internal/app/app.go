@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,10 +49,11 @@ type Options struct {
 	ApproveKubeletServing bool
 	// Retention is how long the cleaner keeps requests.
 	Retention csrpolicy.Retention
-	// LeaderElection makes one replica of several active, through a Lease
-	// in LeaderElectionNamespace.
+	// LeaderElection makes one replica of several active, through the
+	// Lease LeaderElectionID in LeaderElectionNamespace, timed by Leader.
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	Leader                  LeaderTiming
 	// MetricsAddr serves Prometheus /metrics; "" or "0" serves none.
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz; "" serves none.
@@ -158,6 +160,19 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.MetricsAddr == "" {
 		o.MetricsAddr = "0"
 	}
+	var (
+		lock    resourcelock.Interface
+		timing  = o.Leader.withDefaults()
+		elected = &leaderEvents{}
+	)
+	if o.LeaderElection {
+		if err := o.Leader.Validate(); err != nil {
+			return nil, err
+		}
+		if lock, err = leaderLock(cfg, o.LeaderElectionNamespace, timing.RenewDeadline, elected); err != nil {
+			return nil, err
+		}
+	}
 	cached := labels.SelectorFromSet(labels.Set{certpolicy.LabelCached: "true"})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
@@ -168,17 +183,22 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			ByObject:         map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: cached}},
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
-		HealthProbeBindAddress:        o.ProbeAddr,
-		PprofBindAddress:              o.PprofAddr,
-		LeaderElection:                o.LeaderElection,
-		LeaderElectionID:              "certplane-controller",
-		LeaderElectionNamespace:       o.LeaderElectionNamespace,
-		LeaderElectionReleaseOnCancel: true,
+		Metrics:                             metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:              o.ProbeAddr,
+		PprofBindAddress:                    o.PprofAddr,
+		LeaderElection:                      o.LeaderElection,
+		LeaderElectionID:                    LeaderElectionID,
+		LeaderElectionNamespace:             o.LeaderElectionNamespace,
+		LeaderElectionResourceLockInterface: lock,
+		LeaseDuration:                       &timing.LeaseDuration,
+		RenewDeadline:                       &timing.RenewDeadline,
+		RetryPeriod:                         &timing.RetryPeriod,
+		LeaderElectionReleaseOnCancel:       true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
+	elected.rec = mgr.GetEventRecorder(LeaderElectionID)
 	// Every controller set up from here on counts its reconciles (metrics.go).
 	mgr = syncCountingManager{Manager: mgr}
 	collectors := append(append(append(certificates.Metrics(), certmanager.Metrics()...), certificates.PodCertificateMetrics()...), certificates.IssuanceMetrics()...)

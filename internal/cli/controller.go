@@ -51,6 +51,9 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 		}
 		fl.BoolVar(&f.opts.LeaderElection, "leader-elect", true, "run one active replica, elected through a Lease")
 		fl.StringVar(&f.opts.LeaderElectionNamespace, "leader-election-namespace", "certplane-system", "namespace of the leader election Lease")
+		fl.DurationVar(&f.opts.Leader.LeaseDuration, "leader-election-lease-duration", 60*time.Second, "how long a standby waits, from the last renewal it saw, before it takes the Lease over")
+		fl.DurationVar(&f.opts.Leader.RenewDeadline, "leader-election-renew-deadline", 40*time.Second, "how long the leader tries to renew the Lease before it stops leading (and exits); shorter than the lease duration")
+		fl.DurationVar(&f.opts.Leader.RetryPeriod, "leader-election-retry-period", 15*time.Second, "wait between tries to acquire or renew the Lease; under the renew deadline divided by 1.2")
 		fl.StringVar(&f.opts.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("" for none)`)
 	}
 	// up serves no metrics unless asked (several may run on one machine),
@@ -155,6 +158,12 @@ authentication (a bearer token; each user sees what RBAC lets them list).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC()
+			if f.opts.LeaderElection {
+				// Refused before anything connects.
+				if err := f.opts.Leader.Validate(); err != nil {
+					return err
+				}
+			}
 			logger, err := newLogger(o.ErrOut, f.logFormat)
 			if err != nil {
 				return err
