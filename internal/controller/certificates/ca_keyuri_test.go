@@ -1,13 +1,22 @@
 package certificates_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	certv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/csrpolicy"
@@ -117,5 +126,58 @@ func TestSigningFilesKeyURIs(t *testing.T) {
 				t.Errorf("%s: signer %s: %v", tt.name, signer, err)
 			}
 		}
+	}
+}
+
+type failingCA struct{ err error }
+
+func (f failingCA) CA() (*pki.CA, error) { return nil, f.err }
+
+// brokenSigner is a key whose token stopped answering.
+type brokenSigner struct{ crypto.Signer }
+
+func (brokenSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("pkcs11: pkcs11:token=t;object=ca: signing: device removed (CKR_DEVICE_REMOVED)")
+}
+
+// TestCSRSigningTokenFailures: a CA that cannot be had, or a key that
+// cannot sign, leaves the request unsigned, not Failed, with a Warning
+// Event naming why, and the error returned so that it is tried again.
+func TestCSRSigningTokenFailures(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	ca := pkitest.CA(t, "token CA")
+	for _, tt := range []struct {
+		name string
+		src  certificates.CASource
+		want string
+	}{
+		{"ca unavailable", failingCA{errors.New("signing CA /pki/ca.crt: pkcs11: pkcs11:token=t;object=ca: login refused: wrong PIN (CKR_PIN_INCORRECT)")},
+			"Warning SignerUnavailable signing CA /pki/ca.crt: pkcs11: pkcs11:token=t;object=ca: login refused"},
+		{"key cannot sign", staticCA{&pki.CA{Certificate: ca.Certificate, Key: brokenSigner{ca.Key}}},
+			"Warning SignerUnavailable signing: pki: signing certificate for"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			csr := approvedCSR(t, "jane", pki.Request{CommonName: "jane"})
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(csr).WithStatusSubresource(csr).Build()
+			events := &recordedEvents{}
+			r := &certificates.CSRSigningReconciler{Reader: c, Status: c.Status(), Events: events,
+				CAs: map[string]certificates.CASource{csrpolicy.KubeAPIServerClient: tt.src}}
+			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Name: "jane"}}); err == nil {
+				t.Error("no error: the request would not be tried again")
+			}
+			if len(events.events) != 1 || !strings.HasPrefix(events.events[0], tt.want) {
+				t.Errorf("events %q, want one starting %q", events.events, tt.want)
+			}
+			got := &certv1.CertificateSigningRequest{}
+			if err := c.Get(context.Background(), types.NamespacedName{Name: "jane"}, got); err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Status.Certificate) > 0 || len(got.Status.Conditions) != 1 {
+				t.Errorf("status %+v, want only Approved", got.Status)
+			}
+		})
 	}
 }

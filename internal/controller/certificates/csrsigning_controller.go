@@ -31,6 +31,11 @@ type eventRecorder interface {
 	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
 }
 
+// ReasonSignerUnavailable is the reason of the Warning Event on a request
+// the signer could not sign yet because its CA or its key could not be
+// used (a key in a PKCS#11 token that refuses, say); it is tried again.
+const ReasonSignerUnavailable = "SignerUnavailable"
+
 // CASource yields the current CA of a signer.
 type CASource interface {
 	CA() (*pki.CA, error)
@@ -99,7 +104,10 @@ func (r *CSRSigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	ca, err := src.CA()
 	if err != nil {
-		return ctrl.Result{}, err // a CA file being replaced: try again
+		// A CA file being replaced, or a token that cannot be reached
+		// (its error names the key URI, never the PIN): say so, try again.
+		r.Events.Eventf(csr, nil, corev1.EventTypeWarning, ReasonSignerUnavailable, "Sign", "%s", err.Error())
+		return ctrl.Result{}, err
 	}
 	now := r.now()
 	rnd := r.Rand
@@ -111,6 +119,8 @@ func (r *CSRSigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, r.fail(ctx, csr, csrpolicy.ReasonSigningFailed, "refusing to sign: "+err.Error())
 	}
 	if err != nil {
+		// A key in a token that stopped answering, say: tried again.
+		r.Events.Eventf(csr, nil, corev1.EventTypeWarning, ReasonSignerUnavailable, "Sign", "signing: %s", err.Error())
 		return ctrl.Result{}, fmt.Errorf("signing: %w", err)
 	}
 	csr.Status.Certificate = pki.EncodeCertificatesPEM(cert)
