@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certplane/certplane/internal/clusterpki"
 	"github.com/certplane/certplane/internal/kubeconfig"
@@ -299,4 +300,40 @@ func TestTokenCAServesRenewAndKubeconfigs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "pki", "ca.key")); !os.IsNotExist(err) {
 		t.Error("pki/ca.key exists")
 	}
+}
+
+// TestRecertifyTokenCA: with pki/ca.crt moved away, Init makes a new
+// certificate for the same token key, and the leaves signed under the old
+// one still check.
+func TestRecertifyTokenCA(t *testing.T) {
+	dir := t.TempDir()
+	tk := newToken(t, caURI)
+	o := options(dir)
+	o.CAKeyURIs, o.OpenKey = map[string]string{"ca": caURI}, tk.open
+	if _, err := clusterpki.Init(o); err != nil {
+		t.Fatal(err)
+	}
+	old := readCert(t, filepath.Join(dir, "pki", "ca.crt"))
+	if err := os.Rename(filepath.Join(dir, "pki", "ca.crt"), filepath.Join(dir, "old-ca.crt")); err != nil {
+		t.Fatal(err)
+	}
+	o2 := options(dir)
+	o2.OpenKey = tk.open
+	o2.Now = func() time.Time { return start.Add(time.Hour) }
+	res, err := clusterpki.Init(o2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Created, []string{"pki/ca.crt"}) {
+		t.Errorf("created %v, want only pki/ca.crt", res.Created)
+	}
+	renewed := readCert(t, filepath.Join(dir, "pki", "ca.crt"))
+	if renewed.Equal(old) || !publicKeyEqual(renewed.PublicKey, old.PublicKey) || !renewed.NotBefore.After(old.NotBefore) {
+		t.Error("the new ca.crt is not a new certificate of the same key")
+	}
+}
+
+func publicKeyEqual(a, b crypto.PublicKey) bool {
+	p, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && p.Equal(b)
 }
