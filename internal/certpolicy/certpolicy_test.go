@@ -119,13 +119,19 @@ func TestRenewalTime(t *testing.T) {
 		"renewBefore 360h":     {90*24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(360 * time.Hour)}, 360 * time.Hour, time.Hour},
 		"renewBefore too long": {24*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(48 * time.Hour)}, 8 * time.Hour, time.Hour},
 		"percentage":           {100*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(25)}, 25 * time.Hour, time.Hour},
-		// Ten seconds from issuance to renewal leave no room to spread.
+		// Under twenty seconds from issuance to renewal leave no room to spread.
 		"short-lived has no jitter": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(59*time.Minute + 50*time.Second)}, 59*time.Minute + 50*time.Second, 0},
+		"19s of room":               {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(59*time.Minute + 41*time.Second)}, 59*time.Minute + 41*time.Second, 0},
+		"20s of room":               {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(59*time.Minute + 40*time.Second)}, 59*time.Minute + 40*time.Second, 5 * time.Second},
 		// renewBefore reaching back before issuance (into the backdate, or
 		// because the CA clamped NotAfter) falls back to a third, instead
 		// of renewing at once, forever.
-		"renewBefore into the backdate": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(62 * time.Minute)}, 20 * time.Minute, 4 * time.Minute},
-		"percentage 99 of 8h":           {8*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(99)}, 8 * time.Hour * 99 / 100, 28 * time.Second},
+		"renewBefore into the backdate": {65 * time.Minute, cmv1.CertificateSpec{RenewBefore: dur(62 * time.Minute)}, 20 * time.Minute, 10 * time.Minute},
+		"percentage 99 of 8h":           {8*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBeforePercentage: i32(99)}, 8 * time.Hour * 99 / 100, 72 * time.Second},
+		// Issue #15's storm: a quarter of the hour from issuance to renewal.
+		"duration 2h renewBefore 1h": {2*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{RenewBefore: dur(time.Hour)}, time.Hour, 15 * time.Minute},
+		// A quarter of 3h20m is more than the hour at most.
+		"a third of 5h": {5*time.Hour + pki.DefaultBackdate, cmv1.CertificateSpec{}, 5 * time.Hour / 3, time.Hour},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -133,19 +139,21 @@ func TestRenewalTime(t *testing.T) {
 			nominal := na.Add(-c.nominal).Truncate(time.Second)
 			earliest := nominal.Add(-c.spread)
 			seen := map[time.Time]bool{}
+			widest := time.Duration(0)
 			for i := range 200 {
 				at, ok := RenewalTime(nb, na, &c.spec, []byte{byte(i), 7})
 				if !ok {
 					t.Fatal("renewal disabled")
 				}
 				// Jitter only moves renewal earlier: renewBefore is a minimum margin.
-				if at.After(nominal) || at.Before(earliest) {
+				if at.After(nominal) || !at.After(earliest) && c.spread > 0 {
 					t.Fatalf("renewal at %s, want within [%s, %s]", at, earliest, nominal)
 				}
 				if !at.After(issued) {
 					t.Fatalf("renewal at %s is not after issuance at %s", at, issued)
 				}
 				seen[at] = true
+				widest = max(widest, nominal.Sub(at))
 				again, _ := RenewalTime(nb, na, &c.spec, []byte{byte(i), 7})
 				if !again.Equal(at) {
 					t.Fatal("the same seed gave another renewal time")
@@ -154,8 +162,13 @@ func TestRenewalTime(t *testing.T) {
 			switch {
 			case c.spread == 0 && len(seen) != 1:
 				t.Errorf("no room to spread, yet %d distinct renewal times", len(seen))
+			case c.spread > 0 && c.spread < 20*time.Second && len(seen) != int(c.spread/time.Second):
+				t.Errorf("200 certificates renew in %d distinct seconds, want all %d", len(seen), c.spread/time.Second)
 			case c.spread >= 20*time.Second && len(seen) < 20:
 				t.Errorf("200 certificates renew in only %d distinct seconds", len(seen))
+			case widest < c.spread/2:
+				// 200 even draws all in the first half: one chance in 2^200.
+				t.Errorf("200 certificates renew at most %s early, want up to %s", widest, c.spread)
 			}
 		})
 	}

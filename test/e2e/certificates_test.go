@@ -467,7 +467,7 @@ spec:
 			t.Fatal(err)
 		}
 		if d := first.NotAfter.Sub(renewal); d < 59*time.Minute || d > 59*time.Minute+50*time.Second {
-			t.Errorf("renewal %s before expiry, want 59m50s less at most a tenth of the time to renewal", d)
+			t.Errorf("renewal %s before expiry, want 59m50s less at most a quarter of the time to renewal", d)
 		}
 		waitCertificate(t, admin, "sandbox", "short", 2)
 		second := leafOf(t, admin, "sandbox", "short-tls")
