@@ -1,9 +1,10 @@
 // Package localcp runs a local control plane: etcd, kube-apiserver and,
 // when asked, kube-controller-manager as child processes on a cluster PKI
 // made by clusterpki, with mTLS to etcd, x509 client authentication and
-// RBAC. It is the one launcher of the
-// project: `certplane up` and every integration test start control planes
-// through it.
+// RBAC, and keeps them running: a component that exits is started again
+// after a backoff until it exits too often (RestartPolicy). It is the one
+// launcher of the project: `certplane up` and every integration test start
+// control planes through it.
 package localcp
 
 import (
