@@ -83,6 +83,14 @@ func runGrowth(b *testing.B, n, unrelated int) {
 	port := freePort(b)
 	metricsPort := freePort(b)
 	upArgs := []string{"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort), "--web-address", fmt.Sprintf("127.0.0.1:%d", freePort(b))}
+	// CERTPLANE_GROWTH_PROFILE=PREFIX saves certplane's heap profile at
+	// rest as PREFIX-N.heap.
+	profile := os.Getenv("CERTPLANE_GROWTH_PROFILE")
+	pprofPort := 0
+	if profile != "" {
+		pprofPort = freePort(b)
+		upArgs = append(upArgs, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
+	}
 	up := startUp(b, data, port, upArgs...)
 	admin := filepath.Join(data, "admin.conf")
 	cfg, err := clientcmd.BuildConfigFromFlags("", admin)
@@ -246,6 +254,15 @@ spec: {ca: {secretName: growth-ca}}
 	growthWait(b, quietFor+5*time.Second, func() bool { return time.Since(restStart) >= quietFor })
 	restCPUShare := float64(processCPU(b, pid)-restCPU) / float64(time.Since(restStart))
 	rss, hwm := residentBytes(b, pid), peakRSS(b, pid)
+	if profile != "" {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", pprofPort)); err != nil {
+			b.Logf("heap profile: %v", err)
+		} else {
+			p, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			_ = os.WriteFile(fmt.Sprintf("%s-%d.heap", profile, n), p, 0o600)
+		}
+	}
 	db := growthFileSize(filepath.Join(data, "etcd", "member", "snap", "db"))
 	b.Logf("at rest: certplane VmRSS %.1f MB, VmHWM %.1f MB, CPU %.2f%% of a core over %s; etcd db %.1f MB",
 		float64(rss)/(1<<20), float64(hwm)/(1<<20), 100*restCPUShare, quietFor, float64(db)/(1<<20))
