@@ -55,8 +55,11 @@ type OrderSpec struct {
 	// +listType=atomic
 	IPAddresses []string `json:"ipAddresses,omitempty"`
 	// Duration is sent as the order's notAfter when the issuer's
-	// enableDurationFeature is on.
+	// enableDurationFeature is on; a Go duration, at most 2562047h.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(self)",message="must be a duration such as 1h or 90m, at most 2562047h"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 	// Profile is the ACME profile asked for.
 	// +optional

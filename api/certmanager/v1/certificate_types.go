@@ -207,7 +207,12 @@ type RenewalWindow struct {
 	Cron string `json:"cron"`
 	// +optional
 	TimeZone string `json:"timezone,omitempty"`
+	// WindowDuration is how long the window lasts, a Go duration of at
+	// most 2562047h.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(self)",message="must be a duration such as 1h or 90m, at most 2562047h"
 	WindowDuration *metav1.Duration `json:"windowDuration,omitempty"`
 }
 

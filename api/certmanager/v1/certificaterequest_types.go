@@ -35,7 +35,12 @@ type CertificateRequestList struct {
 
 // CertificateRequestSpec is the request.
 type CertificateRequestSpec struct {
+	// Duration is the requested lifetime, a Go duration (such as 2160h) of
+	// at most 2562047h, the longest that decodes.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(self)",message="must be a duration such as 1h or 90m, at most 2562047h"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 	// IssuerRef names the issuer.
 	IssuerRef ObjectReference `json:"issuerRef"`

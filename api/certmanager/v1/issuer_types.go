@@ -333,8 +333,12 @@ type ACMEChallengeSolver struct {
 	// +optional
 	DNS01 *ACMEChallengeSolverDNS01 `json:"dns01,omitempty"`
 	// WaitInsteadOfSelfCheck skips the self-check and waits this long after
-	// presenting before asking the server to validate.
+	// presenting before asking the server to validate; a Go duration, at
+	// most 2562047h.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(self)",message="must be a duration such as 1h or 90m, at most 2562047h"
 	WaitInsteadOfSelfCheck *metav1.Duration `json:"waitInsteadOfSelfCheck,omitempty"`
 }
 

@@ -245,12 +245,19 @@ type ValidationRule struct {
 type Constraints struct {
 	// MinDuration is the shortest validity a request may ask for,
 	// inclusive. A request that names no duration asks for the issuer's
-	// default, 90 days.
+	// default, 90 days. A Go duration, at most 2562047h.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(self)",message="must be a duration such as 1h or 90m, at most 2562047h"
 	MinDuration *metav1.Duration `json:"minDuration,omitempty"`
 
-	// MaxDuration is the longest validity a request may ask for, inclusive.
+	// MaxDuration is the longest validity a request may ask for,
+	// inclusive. A Go duration, at most 2562047h.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(self)",message="must be a duration such as 1h or 90m, at most 2562047h"
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
 
 	// PrivateKey constrains the request's key.
