@@ -352,6 +352,9 @@ func (r *CertificateReconciler) issue(ctx context.Context, crt *cmv1.Certificate
 		if pe := (*passwordError)(nil); asPasswordError(err, &pe) {
 			return r.failed(ctx, crt, d, pe.Error(), now)
 		}
+		if secretRefused(err) {
+			return r.failed(ctx, crt, d, secretRefusedMessage(crt, err), now)
+		}
 		return ctrl.Result{}, err
 	}
 	issuedTotal.WithLabelValues(issuerKind(iss.Spec), d.Reason).Inc()
@@ -437,6 +440,10 @@ func (r *CertificateReconciler) upToDate(ctx context.Context, crt *cmv1.Certific
 			if pe := (*passwordError)(nil); asPasswordError(err, &pe) {
 				return ctrl.Result{}, r.notReady(ctx, crt, reasonFailed, pe.Error(), nil, now)
 			}
+			if secretRefused(err) {
+				// A spec change brings it back.
+				return ctrl.Result{}, r.notReady(ctx, crt, reasonFailed, secretRefusedMessage(crt, err), nil, now)
+			}
 			return ctrl.Result{}, err
 		}
 	}
@@ -515,6 +522,19 @@ func (r *CertificateReconciler) writeSecret(ctx context.Context, crt *cmv1.Certi
 	}
 	r.written.Store(key(s), s.ResourceVersion)
 	return nil
+}
+
+// secretRefused reports whether the apiserver refused a Secret write for
+// what it holds, such as a label or annotation of spec.secretTemplate that
+// is not a valid one, or a Secret over the size limit: the same write can
+// never succeed, so it is a failed issuance with the apiserver's reason,
+// not an error to retry.
+func secretRefused(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err)
+}
+
+func secretRefusedMessage(crt *cmv1.Certificate, err error) string {
+	return fmt.Sprintf("the apiserver refused Secret %q: %v", crt.Spec.SecretName, err)
 }
 
 func key(o client.Object) types.NamespacedName {

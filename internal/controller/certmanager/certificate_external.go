@@ -109,6 +109,11 @@ func (r *CertificateReconciler) requestExternal(ctx context.Context, crt *cmv1.C
 		next := crt.DeepCopy()
 		next.Status.NextPrivateKeySecretName = &keySecret
 		setCondition(&next.Status, cmv1.CertificateCondition{Type: "Issuing", Status: cmv1.ConditionTrue, Reason: d.Reason, Message: d.Message, ObservedGeneration: crt.Generation}, now)
+		if !r.stillValid(crt, d, now) {
+			// Until the issuer answers, Ready says why there is no
+			// certificate yet, as in process (and cert-manager's readiness).
+			setCondition(&next.Status, cmv1.CertificateCondition{Type: "Ready", Status: cmv1.ConditionFalse, Reason: d.Reason, Message: d.Message, ObservedGeneration: crt.Generation}, now)
+		}
 		if err := r.Status.Update(ctx, next); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -238,6 +243,9 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 	if err := r.writeSecret(ctx, crt, secret, out, pw); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		if secretRefused(err) {
+			return r.failed(ctx, crt, d, secretRefusedMessage(crt, err), now)
 		}
 		return ctrl.Result{}, err
 	}
