@@ -35,6 +35,11 @@ type Config struct {
 	// Retries is how often a request that failed with a bad nonce, a rate
 	// limit or a server error is retried. If zero, 5.
 	Retries int
+	// Observe, if set, is called after each HTTP request the client
+	// makes (retries included) with the request's labels and duration,
+	// for cert-manager's ACME client metrics. It must be quick and safe
+	// for concurrent use.
+	Observe func(Observation)
 }
 
 // NewClient returns an ACME client for c. Bad nonces are retried at once
@@ -66,6 +71,10 @@ func NewClient(c Config) (*xacme.Client, error) {
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+	var rt http.RoundTripper = transport
+	if c.Observe != nil {
+		rt = &observingTransport{next: transport, directory: c.Server, observe: c.Observe}
+	}
 	ua := c.UserAgent
 	if ua == "" {
 		ua = "certplane"
@@ -78,7 +87,7 @@ func NewClient(c Config) (*xacme.Client, error) {
 		Key:          c.Key,
 		DirectoryURL: c.Server,
 		KID:          xacme.KeyID(c.AccountURL),
-		HTTPClient:   &http.Client{Transport: transport, Timeout: timeout},
+		HTTPClient:   &http.Client{Transport: rt, Timeout: timeout},
 		UserAgent:    ua,
 		RetryBackoff: func(n int, _ *http.Request, res *http.Response) time.Duration {
 			return retryAfter(n, retries, res)

@@ -63,6 +63,7 @@ func newAccounts(mgr ctrl.Manager, o Options) *acmectrl.Accounts {
 		Reader: mgr.GetClient(), Secrets: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		ClusterResourceNamespace: o.ClusterResourceNamespace,
 		UserAgent:                "certplane/" + version.Version,
+		Observe:                  observeACMERequest,
 	}
 }
 

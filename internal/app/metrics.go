@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	acmeproto "github.com/certplane/certplane/internal/acme"
 )
 
 // cert-manager's controller metrics, with its names and labels, so that
@@ -29,6 +31,21 @@ var (
 		Help: "Reconciles of a controller that ended in an error, by controller; a write refused for a stale version (a conflict) is not counted. " +
 			"Divided by certmanager_controller_sync_call_count, the error rate.",
 	}, []string{"controller"})
+	// The ACME client's requests, labelled as cert-manager (since 1.19)
+	// labels them: action is the ACME operation (acme.Actions), not the
+	// URL's path, so that the order, authorization and certificate IDs in
+	// the URLs do not make a series each.
+	acmeRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certmanager_http_acme_client_request_count",
+		Help: "HTTP requests the ACME clients made, retries included. Labels: scheme, host (the ACME server's host and port), " +
+			"action (the ACME operation: get_directory, new_nonce, new_account, new_order, get_order, finalize_order, get_authorization, challenge, get_certificate, ...), " +
+			"method and status (the HTTP status code, or error when no answer came).",
+	}, acmeLabels)
+	acmeDurations = prometheus.NewSummaryVec(prometheus.SummaryOpts{
+		Name:       "certmanager_http_acme_client_request_duration_seconds",
+		Help:       "Latency of the ACME clients' HTTP requests in seconds, to the answer's headers, with the labels of certmanager_http_acme_client_request_count.",
+		Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001},
+	}, acmeLabels)
 	clockGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "certmanager_clock_time_seconds_gauge",
 		Help: "The controllers' clock, in seconds since 1970-01-01 UTC, as a gauge. No labels.",
@@ -38,6 +55,15 @@ var (
 		Help: "Deprecated, as in cert-manager: use certmanager_clock_time_seconds_gauge. The controllers' clock, in seconds since 1970-01-01 UTC.",
 	}, func() float64 { return float64(time.Now().Unix()) })
 )
+
+var acmeLabels = []string{"scheme", "host", "action", "method", "status"}
+
+// observeACMERequest records one request of an ACME client.
+func observeACMERequest(o acmeproto.Observation) {
+	labels := []string{o.Scheme, o.Host, o.Action, o.Method, o.Status}
+	acmeRequests.WithLabelValues(labels...).Inc()
+	acmeDurations.WithLabelValues(labels...).Observe(o.Duration.Seconds())
+}
 
 // registerMetrics adds every collector certplane exports to reg; those
 // already registered (a second manager in one process) are kept.
@@ -52,7 +78,7 @@ func registerMetrics(reg prometheus.Registerer, collectors ...prometheus.Collect
 
 // controllerMetrics are the collectors of this file.
 func controllerMetrics() []prometheus.Collector {
-	return []prometheus.Collector{syncCalls, syncErrors, clockGauge, clockCounter}
+	return []prometheus.Collector{syncCalls, syncErrors, clockGauge, clockCounter, acmeRequests, acmeDurations}
 }
 
 // syncCounter counts the reconciles of the controller it wraps in

@@ -2,10 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,8 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	acmectrl "github.com/certplane/certplane/internal/controller/acme"
 	certcontroller "github.com/certplane/certplane/internal/controller/certificates"
 	"github.com/certplane/certplane/internal/controller/certmanager"
+	"github.com/certplane/certplane/pkg/pki"
 )
 
 // addRecorder is a manager that only records what is added to it.
@@ -137,5 +145,69 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 		if !used[name] {
 			t.Errorf("the dashboard does not use %s", name)
 		}
+	}
+}
+
+// TestACMERequestMetrics: a request of an ACME client built as the
+// controllers build it (through Accounts) to a test server increments
+// certmanager_http_acme_client_request_count with cert-manager's labels
+// and adds to the duration summary.
+func TestACMERequestMetrics(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"newNonce":"https://` + r.Host + `/nonce","newAccount":"https://` + r.Host + `/acct","newOrder":"https://` + r.Host + `/order"}`))
+	}))
+	defer srv.Close()
+	accounts := &acmectrl.Accounts{Observe: observeACMERequest}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := accounts.Client(&cmv1.ACMEIssuer{Server: srv.URL + "/directory", CABundle: pki.EncodeCertificatesPEM(srv.Certificate())}, key, "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(srv.URL, "https://")
+	labels := []string{"https", host, "get_directory", "GET", "200"}
+	before := counterValue(t, acmeRequests.WithLabelValues(labels...))
+	if _, err := c.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := counterValue(t, acmeRequests.WithLabelValues(labels...)); got != before+1 {
+		t.Errorf("certmanager_http_acme_client_request_count%v = %v, want %v", labels, got, before+1)
+	}
+	var m dto.Metric
+	if err := acmeDurations.WithLabelValues(labels...).(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if s := m.GetSummary(); s.GetSampleCount() < 1 || s.GetSampleSum() <= 0 || len(s.GetQuantile()) != 3 {
+		t.Errorf("certmanager_http_acme_client_request_duration_seconds%v: %v", labels, s)
+	}
+	reg := prometheus.NewRegistry()
+	if err := registerMetrics(reg, controllerMetrics()...); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]dto.MetricType{}
+	for _, f := range families {
+		found[f.GetName()] = f.GetType()
+		for _, m := range f.GetMetric() {
+			if !strings.HasPrefix(f.GetName(), "certmanager_http_acme_client_") {
+				continue
+			}
+			var names []string
+			for _, l := range m.GetLabel() {
+				names = append(names, l.GetName())
+			}
+			if strings.Join(names, ",") != "action,host,method,scheme,status" {
+				t.Errorf("%s has labels %v", f.GetName(), names)
+			}
+		}
+	}
+	if found["certmanager_http_acme_client_request_count"] != dto.MetricType_COUNTER || found["certmanager_http_acme_client_request_duration_seconds"] != dto.MetricType_SUMMARY {
+		t.Errorf("ACME client metrics not registered as counter and summary: %v", found)
 	}
 }

@@ -39,6 +39,9 @@ type Accounts struct {
 	ClusterResourceNamespace string
 	// UserAgent is sent to ACME servers.
 	UserAgent string
+	// Observe, if set, is told of every HTTP request the ACME clients
+	// make (cert-manager's ACME client metrics).
+	Observe func(acmeproto.Observation)
 
 	mu      sync.Mutex
 	keys    map[types.NamespacedName]parsedKey
@@ -197,7 +200,7 @@ func (a *Accounts) Client(spec *cmv1.ACMEIssuer, key *rsa.PrivateKey, keyHash, a
 	}
 	c, err := acmeproto.NewClient(acmeproto.Config{
 		Server: spec.Server, CABundle: spec.CABundle, SkipTLSVerify: spec.SkipTLSVerify,
-		Key: key, AccountURL: accountURL, UserAgent: a.UserAgent,
+		Key: key, AccountURL: accountURL, UserAgent: a.UserAgent, Observe: a.Observe,
 	})
 	if err != nil {
 		return nil, err
