@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	acmev1 "github.com/certplane/certplane/api/acme/v1"
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 )
 
@@ -86,8 +87,9 @@ func (f *kubeFlags) connect(o Options) (*kube, error) {
 	return &kube{cfg: cfg, namespace: ns, explicit: f.namespace != "", cs: cs, cm: cm}, nil
 }
 
-// newCertManagerClient is a client for the cert-manager.io/v1 kinds, with
-// their mapping known in advance (no discovery).
+// newCertManagerClient is a client for the cert-manager.io/v1 and
+// acme.cert-manager.io/v1 kinds, with their mapping known in advance (no
+// discovery).
 func newCertManagerClient(cfg *rest.Config) (client.Client, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -96,9 +98,15 @@ func newCertManagerClient(cfg *rest.Config) (client.Client, error) {
 	if err := cmv1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{cmv1.GroupVersion})
+	if err := acmev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{cmv1.GroupVersion, acmev1.GroupVersion})
 	for _, k := range []string{"Certificate", "CertificateRequest", "Issuer"} {
 		mapper.Add(cmv1.GroupVersion.WithKind(k), meta.RESTScopeNamespace)
+	}
+	for _, k := range []string{"Order", "Challenge"} {
+		mapper.Add(acmev1.GroupVersion.WithKind(k), meta.RESTScopeNamespace)
 	}
 	mapper.Add(cmv1.GroupVersion.WithKind("ClusterIssuer"), meta.RESTScopeRoot)
 	return client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, Log: logr.Discard()})

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	acmev1 "github.com/certplane/certplane/api/acme/v1"
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/pkg/pki"
 )
@@ -45,6 +46,36 @@ type certificateStatus struct {
 	// is in progress.
 	CertificateRequest      *requestStatus `json:"certificateRequest,omitempty"`
 	CertificateRequestError string         `json:"certificateRequestError,omitempty"`
+	// Order is that CertificateRequest's ACME Order and Challenges its
+	// Challenges, for a Certificate of an ACME issuer.
+	Order      *orderStatus      `json:"order,omitempty"`
+	OrderError string            `json:"orderError,omitempty"`
+	Challenges []challengeStatus `json:"challenges,omitempty"`
+}
+
+type orderStatus struct {
+	Name           string                `json:"name"`
+	State          string                `json:"state"`
+	Reason         string                `json:"reason,omitempty"`
+	URL            string                `json:"url,omitempty"`
+	Authorizations []authorizationStatus `json:"authorizations,omitempty"`
+	FailureTime    *time.Time            `json:"failureTime,omitempty"`
+}
+
+type authorizationStatus struct {
+	Identifier   string `json:"identifier"`
+	InitialState string `json:"initialState"`
+	Wildcard     bool   `json:"wildcard"`
+}
+
+type challengeStatus struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	DNSName    string `json:"dnsName"`
+	State      string `json:"state"`
+	Reason     string `json:"reason,omitempty"`
+	Processing bool   `json:"processing"`
+	Presented  bool   `json:"presented"`
 }
 
 type eventInfo struct {
@@ -93,7 +124,8 @@ func newStatusCertificateCommand(o Options, kf *kubeFlags) *cobra.Command {
 its conditions, DNS names and events; its issuer's conditions and events;
 what its Secret holds; notBefore, notAfter and renewal time; and the
 CertificateRequest of the issuance in progress (certplane's built-in issuers
-sign without one). Exits 0 whatever the state, 1 when the Certificate cannot
+sign without one), with, for an ACME issuer, its Order and the Order's
+Challenges. Exits 0 whatever the state, 1 when the Certificate cannot
 be read.`,
 		Example: `  certplane status certificate my-crt --namespace my-namespace`,
 		Args:    exactName("Certificate"),
@@ -159,6 +191,7 @@ func getCertificateStatus(ctx context.Context, k *kube, name string) (*certifica
 	}
 
 	// The issuer.
+	isACME := false
 	ref := crt.Spec.IssuerRef
 	kind := ref.Kind
 	if kind == "" {
@@ -180,9 +213,9 @@ func getCertificateStatus(ctx context.Context, k *kube, name string) (*certifica
 		is := &issuerStatus{Name: ref.Name, Kind: kind}
 		switch v := obj.(type) {
 		case *cmv1.Issuer:
-			is.Conditions = v.Status.Conditions
+			is.Conditions, isACME = v.Status.Conditions, v.Spec.ACME != nil
 		case *cmv1.ClusterIssuer:
-			is.Conditions = v.Status.Conditions
+			is.Conditions, isACME = v.Status.Conditions, v.Spec.ACME != nil
 		}
 		if is.Events, err = events(ctx, k, key.Namespace, obj.GetUID()); err != nil {
 			return nil, err
@@ -235,11 +268,58 @@ func getCertificateStatus(ctx context.Context, k *kube, name string) (*certifica
 				return nil, err
 			}
 			st.CertificateRequest = rs
+			if isACME {
+				if err := st.addOrder(ctx, k, cr); err != nil {
+					return nil, err
+				}
+			}
 		default:
 			st.CertificateRequestError = fmt.Sprintf("found %d CertificateRequests for revision %d owned by this Certificate", len(found), next)
 		}
 	}
 	return st, nil
+}
+
+// addOrder adds the newest Order cr owns and that Order's Challenges.
+func (st *certificateStatus) addOrder(ctx context.Context, k *kube, cr *cmv1.CertificateRequest) error {
+	var orders acmev1.OrderList
+	if err := k.cm.List(ctx, &orders, client.InNamespace(cr.Namespace)); err != nil {
+		st.OrderError = apiError("orders", cr.Namespace, "", err).Error()
+		return nil
+	}
+	var order *acmev1.Order
+	for i := range orders.Items {
+		o := &orders.Items[i]
+		if ownedBy(o.OwnerReferences, cr.UID) && (order == nil || order.CreationTimestamp.Before(&o.CreationTimestamp)) {
+			order = o
+		}
+	}
+	if order == nil {
+		st.OrderError = "No Order found for this Certificate"
+		return nil
+	}
+	ost := &orderStatus{Name: order.Name, State: string(order.Status.State), Reason: order.Status.Reason, URL: order.Status.URL, FailureTime: timeOf(order.Status.FailureTime)}
+	for _, a := range order.Status.Authorizations {
+		ost.Authorizations = append(ost.Authorizations, authorizationStatus{Identifier: a.Identifier, InitialState: string(a.InitialState), Wildcard: a.Wildcard != nil && *a.Wildcard})
+	}
+	st.Order = ost
+	var chs acmev1.ChallengeList
+	if err := k.cm.List(ctx, &chs, client.InNamespace(cr.Namespace)); err != nil {
+		st.OrderError = apiError("challenges", cr.Namespace, "", err).Error()
+		return nil
+	}
+	st.Challenges = []challengeStatus{}
+	for _, ch := range chs.Items {
+		if !ownedBy(ch.OwnerReferences, order.UID) {
+			continue
+		}
+		st.Challenges = append(st.Challenges, challengeStatus{
+			Name: ch.Name, Type: string(ch.Spec.Type), DNSName: ch.Spec.DNSName, State: string(ch.Status.State),
+			Reason: ch.Status.Reason, Processing: ch.Status.Processing, Presented: ch.Status.Presented,
+		})
+	}
+	sort.Slice(st.Challenges, func(i, j int) bool { return st.Challenges[i].Name < st.Challenges[j].Name })
+	return nil
 }
 
 func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {
@@ -371,6 +451,7 @@ func (st *certificateStatus) writeText(w io.Writer, now time.Time) error {
 	} else {
 		fmt.Fprintln(tw, st.CertificateRequestError)
 	}
+	st.writeOrder(tw)
 	return tw.Flush()
 }
 
@@ -407,5 +488,41 @@ func writeEvents(w io.Writer, indent string, evs []eventInfo, now time.Time) {
 			age += fmt.Sprintf(" (x%d)", e.Count)
 		}
 		fmt.Fprintf(w, "%s  %s\t%s\t%s\t%s\t%s\n", indent, e.Type, e.Reason, age, e.From, e.Message)
+	}
+}
+
+// writeOrder writes the Order and Challenges sections, as cmctl does, when
+// there is an ACME Order to show.
+func (st *certificateStatus) writeOrder(w io.Writer) {
+	if st.OrderError != "" && st.Order == nil {
+		fmt.Fprintln(w, st.OrderError)
+		return
+	}
+	o := st.Order
+	if o == nil {
+		return
+	}
+	fmt.Fprintf(w, "Order:\n  Name: %s\n  State: %s, Reason: %s\n  URL: %s\n", o.Name, o.State, o.Reason, o.URL)
+	if o.FailureTime != nil {
+		fmt.Fprintf(w, "  Failure Time: %s\n", o.FailureTime.Format(time.RFC3339))
+	}
+	if len(o.Authorizations) > 0 {
+		fmt.Fprintf(w, "  Authorizations:\n")
+		for _, a := range o.Authorizations {
+			fmt.Fprintf(w, "    Identifier: %s, Initial State: %s, Wildcard: %t\n", a.Identifier, a.InitialState, a.Wildcard)
+		}
+	}
+	if st.OrderError != "" {
+		fmt.Fprintln(w, st.OrderError)
+		return
+	}
+	if len(st.Challenges) == 0 {
+		fmt.Fprintf(w, "Challenges: <none>\n")
+		return
+	}
+	fmt.Fprintf(w, "Challenges:\n")
+	for _, c := range st.Challenges {
+		fmt.Fprintf(w, "- Name: %s, Type: %s, DNS Name: %s, State: %s, Reason: %s, Processing: %t, Presented: %t\n",
+			c.Name, c.Type, c.DNSName, c.State, c.Reason, c.Processing, c.Presented)
 	}
 }
