@@ -86,8 +86,9 @@ type Options struct {
 	// its Secret, so that the Secret is garbage-collected with it
 	// (cert-manager's --enable-certificate-owner-ref).
 	CertificateOwnerRef bool
-	// SPIFFE are the files of the certplane.io/spiffe signer's CA; without
-	// them that signer does not run.
+	// SPIFFE are the files of the certplane.io/spiffe signer's CA, its key
+	// a file or (KeyURI) in a PKCS#11 token, opened with OpenKey unless
+	// SPIFFE.OpenKey is set; without them that signer does not run.
 	SPIFFE certificates.SigningFiles
 	// SPIFFETrustDomain names the trust domain of pods' SPIFFE IDs. If
 	// empty, cluster.local.
@@ -104,8 +105,8 @@ type Options struct {
 	// RequirePolicy approves and issues nothing that no
 	// CertificateRequestPolicy selects (--require-policy).
 	RequirePolicy bool
-	// OpenKey opens the key URIs of PKCS#11 tokens: Signing's, when it has
-	// any, and those ca issuers' Secrets name. If nil, keys in tokens
+	// OpenKey opens the key URIs of PKCS#11 tokens: Signing's and SPIFFE's,
+	// when they have any, and those ca issuers' Secrets name. If nil, keys in tokens
 	// cannot be used.
 	OpenKey func(uri string) (crypto.Signer, error)
 	// IssuerPKCS11Modules are the PKCS#11 modules the key URIs of ca
@@ -304,11 +305,11 @@ func setupPodCertificates(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled
 		return errors.New("--pod-certificate-max-duration must be at least 1h, the shortest lifetime kube-apiserver accepts")
 	}
 	var signers []certificates.PodSigner
-	if o.SPIFFE.CertFile != "" || o.SPIFFE.KeyFile != "" {
-		if o.SPIFFE.CertFile == "" || o.SPIFFE.KeyFile == "" {
-			return errors.New("give both --spiffe-signing-cert-file and --spiffe-signing-key-file")
-		}
-		ca := &certificates.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
+	ca, err := SPIFFECA(o.spiffe())
+	if err != nil {
+		return err
+	}
+	if ca != nil {
 		if _, err := ca.CA(); err != nil {
 			return fmt.Errorf("certplane.io/spiffe: %w", err)
 		}

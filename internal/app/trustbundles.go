@@ -54,8 +54,11 @@ func setupTrustBundles(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Co
 				cas[signer] = f
 			}
 		}
-		if o.SPIFFE.CertFile != "" && o.SPIFFE.KeyFile != "" && enabled.Enabled(PodCertificateRequests, true) {
-			cas[podcertpolicy.SPIFFESigner] = &certificates.FileCA{CertFile: o.SPIFFE.CertFile, KeyFile: o.SPIFFE.KeyFile}
+		if enabled.Enabled(PodCertificateRequests, true) {
+			// Checked and loaded by setupPodCertificates.
+			if ca, err := SPIFFECA(o.spiffe()); err == nil && ca != nil {
+				cas[podcertpolicy.SPIFFESigner] = ca
+			}
 		}
 		if len(cas) > 0 {
 			if err := (&certificates.ClusterTrustBundlePublisher{Client: mgr.GetClient(), CAs: cas, CSRs: csrSigning, PodCertificateRequests: pcrs}).SetupWithManager(mgr); err != nil {

@@ -97,6 +97,7 @@ func (f *controllerFlags) bind(fl *pflag.FlagSet, cluster bool) {
 	}
 	fl.StringVar(&f.opts.SPIFFE.CertFile, "spiffe-signing-cert-file", "", "CA certificate of the certplane.io/spiffe pod certificate signer"+spiffeDefault)
 	fl.StringVar(&f.opts.SPIFFE.KeyFile, "spiffe-signing-key-file", "", "CA key of the certplane.io/spiffe pod certificate signer")
+	fl.StringVar(&f.opts.SPIFFE.KeyURI, "spiffe-signing-key-uri", "", "PKCS#11 URI of the CA key of the certplane.io/spiffe pod certificate signer, in a hardware token, instead of --spiffe-signing-key-file (with --spiffe-signing-cert-file; docs/hsm.md)")
 	fl.StringVar(&f.opts.SPIFFETrustDomain, "spiffe-trust-domain", "cluster.local", "trust domain of pods' SPIFFE IDs, spiffe://DOMAIN/ns/NAMESPACE/sa/SERVICEACCOUNT")
 	fl.DurationVar(&f.opts.PodCertificateMaxDuration, "pod-certificate-max-duration", 24*time.Hour, "longest lifetime of a pod certificate (at least 1h; a request's maxExpirationSeconds may ask for less)")
 	fl.StringSliceVar(&f.opts.IssuerPKCS11Modules, "issuer-pkcs11-modules", nil,
@@ -135,8 +136,15 @@ func (f *controllerFlags) options() app.Options {
 			o.Signing.PerSignerKeyURI[signer] = *uri
 		}
 	}
-	o.OpenKey, o.Signing.OpenKey = pkcs11.Open, pkcs11.Open
+	o.OpenKey, o.Signing.OpenKey, o.SPIFFE.OpenKey = pkcs11.Open, pkcs11.Open, pkcs11.Open
 	return o
+}
+
+// check refuses, before anything connects or starts, flags that cannot go
+// together.
+func (f *controllerFlags) check() error {
+	_, err := app.SPIFFECA(f.opts.SPIFFE)
+	return err
 }
 
 func newControllerCommand(o Options) *cobra.Command {
@@ -158,6 +166,9 @@ authentication (a bearer token; each user sees what RBAC lets them list).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC()
+			if err := f.check(); err != nil {
+				return err
+			}
 			if f.opts.LeaderElection {
 				// Refused before anything connects.
 				if err := f.opts.Leader.Validate(); err != nil {

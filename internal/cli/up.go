@@ -64,6 +64,9 @@ else $CERTPLANE_ASSETS, $KUBEBUILDER_ASSETS, the project's bin/, then PATH.`,
 			if _, err := app.EnabledControllers(cf.options()); err != nil {
 				return err
 			}
+			if err := cf.check(); err != nil {
+				return err
+			}
 			if _, err := newLogger(io.Discard, cf.logFormat); err != nil {
 				return err
 			}
@@ -263,7 +266,7 @@ func runControllers(ctx context.Context, o Options, cp *localcp.ControlPlane, cf
 	if err := upSolver(o.Out, &opts.ACME); err != nil {
 		return nil, err
 	}
-	if opts.SPIFFE.CertFile == "" && opts.SPIFFE.KeyFile == "" {
+	if opts.SPIFFE.CertFile == "" && opts.SPIFFE.KeyFile == "" && opts.SPIFFE.KeyURI == "" {
 		if opts.SPIFFE.CertFile, opts.SPIFFE.KeyFile, err = cp.SPIFFECA(); err != nil {
 			return nil, fmt.Errorf("the certplane.io/spiffe CA: %w", err)
 		}

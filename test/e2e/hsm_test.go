@@ -539,8 +539,10 @@ func kubeconfigClientCert(t *testing.T, path string) (*x509.Certificate, error) 
 }
 
 // TestHSMController: certplane controller signs the kubernetes.io signers
-// with --cluster-signing-key-uri, a key in a token; with a wrong PIN it
-// does not start, and says why in one line.
+// with --cluster-signing-key-uri, and the certplane.io/spiffe pod
+// certificate signer with --spiffe-signing-key-uri, keys in a token; with a
+// wrong PIN it does not start, and says why in one line; a SPIFFE key file
+// and key URI together are refused in one line before it connects.
 func TestHSMController(t *testing.T) {
 	h := newSoftHSM(t, "signer")
 	dir := t.TempDir()
@@ -549,17 +551,50 @@ func TestHSMController(t *testing.T) {
 	must(t, dir, "", "genkey", "--key-uri", uri, "ca.json", "--bare", "ca-key")
 	must(t, dir, "", "gencert", "--initca", "ca.json", "--bare", "ca", "--ca-key", uri)
 	caFile := filepath.Join(dir, "ca.pem")
+	writeFile(t, filepath.Join(dir, "spiffe.json"), `{"CN": "spiffe CA", "key": {"algo": "ecdsa", "size": 256}}`)
+	spiffeURI := h.uri("signer", "spiffe-ca")
+	must(t, dir, "", "genkey", "--key-uri", spiffeURI, "spiffe.json", "--bare", "spiffe-key")
+	must(t, dir, "", "gencert", "--initca", "spiffe.json", "--bare", "spiffe", "--ca-key", spiffeURI)
+	spiffeFile := filepath.Join(dir, "spiffe.pem")
+	if matching, _ := privateKeysUnder(t, dir, readCertFile(t, spiffeFile).PublicKey); len(matching) != 0 {
+		t.Errorf("the SPIFFE CA's private key is in %v, not only in the token", matching)
+	}
+
+	r := cp(t, dir, "", "controller", "--kubeconfig", filepath.Join(dir, "absent.conf"), "--leader-elect=false",
+		"--spiffe-signing-cert-file", spiffeFile, "--spiffe-signing-key-file", filepath.Join(dir, "ca.json"), "--spiffe-signing-key-uri", spiffeURI)
+	noPIN(t, "controller", r.stdout, r.stderr)
+	if want := "give --spiffe-signing-key-file or --spiffe-signing-key-uri, not both"; r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("controller with a SPIFFE key file and key URI: exit %d, stderr %q; want one line with %q", r.code, r.stderr, want)
+	}
 
 	plane := startControlPlane(t)
 	admin := plane.Kubeconfig("admin.conf")
 	wrong := "pkcs11:token=signer;object=csr-ca?module-path=" + softhsmModule + "&pin-value=" + hsmWrongPIN
-	r := cp(t, dir, "", "controller", "--kubeconfig", admin, "--enable-kubernetes-signers", "--leader-elect=false",
+	r = cp(t, dir, "", "controller", "--kubeconfig", admin, "--enable-kubernetes-signers", "--leader-elect=false",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "", "--cluster-signing-cert-file", caFile, "--cluster-signing-key-uri", wrong)
 	noPIN(t, "controller", r.stdout, r.stderr)
 	if want := "pkcs11:token=signer;object=csr-ca?module-path=" + softhsmModule + "&pin-value=REDACTED: login refused: wrong PIN"; r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
 		t.Errorf("controller with a wrong PIN: exit %d, stderr %q; want one line with %q", r.code, r.stderr, want)
 	}
 
-	startController(t, admin, caFile, "", freePort(t), freePort(t), "--cluster-signing-key-uri", uri)
+	startController(t, admin, caFile, "", freePort(t), freePort(t), "--cluster-signing-key-uri", uri,
+		"--spiffe-signing-cert-file", spiffeFile, "--spiffe-signing-key-uri", spiffeURI)
 	csrThroughSigner(t, admin, dir, caFile, "dave")
+
+	// The SPIFFE signer signs with the token's key: the chain verifies
+	// against the CA certificate made for that key, and not against the
+	// cluster CA.
+	mustKubectl(t, admin, "create", "namespace", "shop")
+	pcr := newPodCertRequest(t, "svid", "shop", "certplane.io/spiffe")
+	pcr.create(t, admin)
+	if got := waitPCRCondition(t, admin, "shop", "svid"); !strings.HasPrefix(got, "Issued Issued: issued by certplane.io/spiffe") {
+		t.Fatalf("condition %q, want Issued", got)
+	}
+	leaf := checkIssuedPodCertificate(t, admin, pcr, spiffeFile)
+	if err := leaf.CheckSignatureFrom(readCertFile(t, spiffeFile)); err != nil {
+		t.Errorf("the SVID is not signed by the SPIFFE CA's token key: %v", err)
+	}
+	if leaf.CheckSignatureFrom(readCertFile(t, caFile)) == nil {
+		t.Error("the SVID is signed by the cluster signing CA")
+	}
 }
