@@ -24,6 +24,8 @@ type acmeEnv struct {
 	named      *namedServer
 	pebble     *pebbleServer
 	solverPort int
+	// metrics is certplane's metrics endpoint.
+	metrics string
 }
 
 func startACMEEnv(t *testing.T) *acmeEnv {
@@ -34,12 +36,15 @@ func startACMEEnv(t *testing.T) *acmeEnv {
 	solverPort := freePort(t)
 	pebble := startPebble(t, pebbleOptions{HTTPPort: solverPort, DNSServer: named.Addr})
 	data := t.TempDir()
+	metricsPort := freePort(t)
 	startUp(t, data, freePort(t),
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
 		fmt.Sprintf("--acme-http01-solver-address=127.0.0.1:%d", solverPort),
 		"--acme-http01-solver-nameservers="+named.Addr,
 		"--dns01-recursive-nameservers="+named.Addr, "--dns01-recursive-nameservers-only",
 		"--dns01-check-retry-period=1s")
-	return &acmeEnv{admin: filepath.Join(data, "admin.conf"), dir: t.TempDir(), named: named, pebble: pebble, solverPort: solverPort}
+	return &acmeEnv{admin: filepath.Join(data, "admin.conf"), dir: t.TempDir(), named: named, pebble: pebble, solverPort: solverPort,
+		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 }
 
 // issuer is an ACME Issuer for p with an HTTP-01 solver for every name and
@@ -185,6 +190,40 @@ func TestACME(t *testing.T) {
 		}
 		if out := mustKubectl(t, e.admin, "get", "orders", "-n", "acme"); !strings.Contains(out, order) || !strings.Contains(out, "valid") {
 			t.Errorf("kubectl get orders:\n%s", out)
+		}
+	})
+
+	t.Run("ACME client metrics as cert-manager's", func(t *testing.T) {
+		samples, meta := scrape(t, e.metrics)
+		for name, typ := range map[string]string{
+			"certmanager_http_acme_client_request_count":            "counter",
+			"certmanager_http_acme_client_request_duration_seconds": "summary",
+		} {
+			if !strings.Contains(meta, "# TYPE "+name+" "+typ+"\n") {
+				t.Errorf("%s is not exported as a %s", name, typ)
+			}
+		}
+		host := strings.TrimSuffix(strings.TrimPrefix(e.pebble.DirectoryURL, "https://"), "/dir")
+		for _, l := range []string{
+			`action="get_directory",host="` + host + `",method="GET",scheme="https",status="200"`,
+			`action="new_nonce",host="` + host + `",method="HEAD",scheme="https",status="200"`,
+			`action="new_order",host="` + host + `",method="POST",scheme="https",status="201"`,
+			`action="finalize_order",host="` + host + `",method="POST",scheme="https",status="200"`,
+			`action="get_authorization",host="` + host + `",method="POST",scheme="https",status="200"`,
+			`action="challenge",host="` + host + `",method="POST",scheme="https",status="200"`,
+			`action="get_certificate",host="` + host + `",method="POST",scheme="https",status="200"`,
+		} {
+			if v := samples["certmanager_http_acme_client_request_count{"+l+"}"]; v < 1 {
+				t.Errorf("certmanager_http_acme_client_request_count{%s} = %v, want > 0", l, v)
+			}
+			if v := samples["certmanager_http_acme_client_request_duration_seconds_count{"+l+"}"]; v < 1 {
+				t.Errorf("certmanager_http_acme_client_request_duration_seconds_count{%s} = %v, want > 0", l, v)
+			}
+		}
+		for k := range samples {
+			if strings.HasPrefix(k, "certmanager_http_acme_client_request_count{") && (strings.Contains(k, `action="other"`) || strings.Contains(k, "path=")) {
+				t.Errorf("unclassified ACME request: %s", k)
+			}
 		}
 	})
 
@@ -449,6 +488,16 @@ func TestACMEFailures(t *testing.T) {
 		})
 		if !strings.Contains(reason, "missing.example.test") {
 			t.Errorf("reason does not name the name: %q", reason)
+		}
+		status := must(t, "", "", "status", "certificate", "gone", "-n", "acme", "--kubeconfig", e.admin)
+		for _, want := range []string{
+			"CertificateRequest:\n  Name: gone-1\n", "Order:\n  Name: gone-1-", "  State: pending, Reason: \n  URL: " + strings.TrimSuffix(e.pebble.DirectoryURL, "dir"),
+			"Identifier: missing.example.test, Initial State: pending, Wildcard: false\n",
+			"Challenges:\n- Name: gone-1-", ", Type: HTTP-01, DNS Name: missing.example.test, State: pending, Reason: Waiting for HTTP-01 challenge propagation: ", ", Processing: true, Presented: true\n",
+		} {
+			if !strings.Contains(status, want) {
+				t.Errorf("status certificate gone lacks %q:\n%s", want, status)
+			}
 		}
 		ing := mustKubectl(t, e.admin, "get", "ingress", "-n", "acme", "-l", "acme.cert-manager.io/http01-solver=true", "-o",
 			`jsonpath={range .items[*]}{.metadata.name} {.spec.ingressClassName} {.spec.rules[0].host} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].path}{"\n"}{end}`)
