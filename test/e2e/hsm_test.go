@@ -540,9 +540,10 @@ func kubeconfigClientCert(t *testing.T, path string) (*x509.Certificate, error) 
 
 // TestHSMController: certplane controller signs the kubernetes.io signers
 // with --cluster-signing-key-uri, and the certplane.io/spiffe pod
-// certificate signer with --spiffe-signing-key-uri, keys in a token; with a
-// wrong PIN it does not start, and says why in one line; a SPIFFE key file
-// and key URI together are refused in one line before it connects.
+// certificate signer with --spiffe-signing-key-uri, keys in a token; with
+// a wrong PIN for either it does not start, and says why in one line; a
+// SPIFFE key file and key URI together are refused in one line before it
+// connects.
 func TestHSMController(t *testing.T) {
 	h := newSoftHSM(t, "signer")
 	dir := t.TempDir()
@@ -575,6 +576,14 @@ func TestHSMController(t *testing.T) {
 	noPIN(t, "controller", r.stdout, r.stderr)
 	if want := "pkcs11:token=signer;object=csr-ca?module-path=" + softhsmModule + "&pin-value=REDACTED: login refused: wrong PIN"; r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
 		t.Errorf("controller with a wrong PIN: exit %d, stderr %q; want one line with %q", r.code, r.stderr, want)
+	}
+
+	wrongSPIFFE := "pkcs11:token=signer;object=spiffe-ca?module-path=" + softhsmModule + "&pin-value=" + hsmWrongPIN
+	r = cp(t, dir, "", "controller", "--kubeconfig", admin, "--leader-elect=false", "--metrics-bind-address", "0", "--health-probe-bind-address", "",
+		"--spiffe-signing-cert-file", spiffeFile, "--spiffe-signing-key-uri", wrongSPIFFE)
+	noPIN(t, "controller", r.stdout, r.stderr)
+	if want := "pkcs11:token=signer;object=spiffe-ca?module-path=" + softhsmModule + "&pin-value=REDACTED: login refused: wrong PIN"; r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("controller with a wrong SPIFFE key PIN: exit %d, stderr %q; want one line with %q", r.code, r.stderr, want)
 	}
 
 	startController(t, admin, caFile, "", freePort(t), freePort(t), "--cluster-signing-key-uri", uri,
