@@ -192,19 +192,7 @@ func SecretMetadata(crt *cmv1.Certificate, in *Issued) (labels, annotations map[
 	maps.Copy(annotations, IssuerAnnotations(crt.Spec.IssuerRef))
 	leaf := in.Chain[0]
 	annotations[AnnotationCertName] = crt.Name
-	annotations[AnnotationCommonName] = leaf.Subject.CommonName
-	annotations[AnnotationAltNames] = strings.Join(leaf.DNSNames, ",")
-	ips := make([]string, len(leaf.IPAddresses))
-	for i, ip := range leaf.IPAddresses {
-		ips[i] = ip.String()
-	}
-	annotations[AnnotationIPSANs] = strings.Join(ips, ",")
-	uris := make([]string, len(leaf.URIs))
-	for i, u := range leaf.URIs {
-		uris[i] = u.String()
-	}
-	annotations[AnnotationURISANs] = strings.Join(uris, ",")
-	annotations[AnnotationEmailSANs] = strings.Join(leaf.EmailAddresses, ",")
+	maps.Copy(annotations, nameAnnotations(leaf))
 	s := leaf.Subject
 	for name, values := range map[string][]string{
 		"organizations": s.Organization, "organizationalunits": s.OrganizationalUnit, "countries": s.Country,

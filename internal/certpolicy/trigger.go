@@ -127,8 +127,11 @@ func Check(crt *cmv1.Certificate, req *Request, secret *corev1.Secret, now time.
 	}
 	// With the hash of this spec, the certificate was issued for it, even if
 	// an issuer changed what it certifies; without one (cert-manager wrote
-	// the Secret), the certificate itself is compared.
-	if fields := mismatches(req.Template, chain[0]); h == "" && len(fields) > 0 {
+	// the Secret), the certificate itself is compared. So is a certificate
+	// put in the Secret since certplane wrote it, with the annotations
+	// kept: the names they record are no longer the leaf's.
+	trusted := h != "" && namesRecorded(secret.Annotations, chain[0])
+	if fields := mismatches(req.Template, chain[0]); !trusted && len(fields) > 0 {
 		return d(ReasonIncorrectCert, "the certificate does not match the spec: %s", strings.Join(fields, ", "))
 	}
 	leaf := chain[0]
@@ -142,6 +145,38 @@ func Check(crt *cmv1.Certificate, req *Request, secret *corev1.Secret, now time.
 		return d(ReasonManuallyTriggered, "a renewal was requested (%s)", c.Message)
 	}
 	return Decision{Current: cur, Key: usableKey}
+}
+
+// nameAnnotations are the annotations that describe a Secret's leaf
+// certificate, its common name and subject alternative names, as
+// cert-manager writes them.
+func nameAnnotations(leaf *x509.Certificate) map[string]string {
+	ips := make([]string, len(leaf.IPAddresses))
+	for i, ip := range leaf.IPAddresses {
+		ips[i] = ip.String()
+	}
+	uris := make([]string, len(leaf.URIs))
+	for i, u := range leaf.URIs {
+		uris[i] = u.String()
+	}
+	return map[string]string{
+		AnnotationCommonName: leaf.Subject.CommonName,
+		AnnotationAltNames:   strings.Join(leaf.DNSNames, ","),
+		AnnotationIPSANs:     strings.Join(ips, ","),
+		AnnotationURISANs:    strings.Join(uris, ","),
+		AnnotationEmailSANs:  strings.Join(leaf.EmailAddresses, ","),
+	}
+}
+
+// namesRecorded reports whether a Secret's annotations describe its leaf,
+// as they do when certplane wrote both.
+func namesRecorded(annotations map[string]string, leaf *x509.Certificate) bool {
+	for k, v := range nameAnnotations(leaf) {
+		if annotations[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Seed is what spreads one certificate's renewal time.
