@@ -440,7 +440,7 @@ func waitQuiet(b *testing.B, cs kubernetes.Interface) {
 
 // apiRequests reads kube-apiserver's apiserver_request_total by verb,
 // resource, subresource and code.
-func apiRequests(b *testing.B, cs kubernetes.Interface) map[string]float64 {
+func apiRequests(b testing.TB, cs kubernetes.Interface) map[string]float64 {
 	b.Helper()
 	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
