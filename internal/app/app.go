@@ -199,6 +199,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
+	if mgr, err = withProtobufEvents(mgr, cfg); err != nil {
+		return nil, err
+	}
 	elected.rec = mgr.GetEventRecorder(LeaderElectionID)
 	// Every controller set up from here on counts its reconciles (metrics.go).
 	mgr = syncCountingManager{Manager: mgr}
