@@ -111,7 +111,15 @@ spec:
 		}
 	}
 
-	samples, meta := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	// The signer records the issuance just after its status write, which
+	// the loop above may see first: scrape until it is there.
+	var samples map[string]float64
+	var meta string
+	csrCount := `certplane_issuance_duration_seconds_count{issuer_kind="kubernetes.io/kube-apiserver-client",kind="CertificateSigningRequest"}`
+	waitFor(t, 30*time.Second, "the CSR's issuance in the metrics", func() bool {
+		samples, meta = scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+		return samples[csrCount] >= 1
+	})
 	for name, typ := range map[string]string{
 		"certmanager_controller_sync_call_count": "counter",
 		"certmanager_clock_time_seconds_gauge":   "gauge",
