@@ -45,7 +45,12 @@ func TestCheckVault(t *testing.T) {
 		{"certificate without any certificate", base(cmv1.VaultAuth{ClientCertificate: &cmv1.VaultClientCertificateAuth{}}), "requires secretName"},
 		{"aws", base(cmv1.VaultAuth{AWS: &cmv1.VaultAWSAuth{Role: "r"}}), "not supported by certplane yet"},
 		{"client cert without key", func() *cmv1.VaultIssuer { v := base(token); v.ClientCertSecretRef = sel("c", ""); return v }(), "must be set together"},
-		{"both bundles", func() *cmv1.VaultIssuer { v := base(token); v.CABundle = []byte("x"); v.CABundleSecretRef = sel("b", ""); return v }(), "cannot be used together"},
+		{"both bundles", func() *cmv1.VaultIssuer {
+			v := base(token)
+			v.CABundle = []byte("x")
+			v.CABundleSecretRef = sel("b", "")
+			return v
+		}(), "cannot be used together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
