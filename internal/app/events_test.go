@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 // eventsManager is a manager with a scheme and an HTTP client that records
@@ -55,7 +54,6 @@ func TestProtobufEvents(t *testing.T) {
 		}
 	}()
 
-	var _ ctrl.Manager = mgr
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u"}}
 	mgr.GetEventRecorder("test").Eventf(pod, nil, corev1.EventTypeNormal, "Tested", "Test", "note %d", 1)
 	select {

@@ -204,11 +204,6 @@ listener "tcp" {
 	return v
 }
 
-// vaultError is the error body Vault answers with.
-type vaultError struct {
-	Errors []string `json:"errors"`
-}
-
 // call sends method /v1/path to the plain-HTTP listener with token (if not
 // empty) and body as JSON (if not nil), and returns the status and body.
 func (v *vaultServer) call(t testing.TB, method, path, token string, body any) (int, []byte) {
