@@ -1199,8 +1199,8 @@ func TestBadInputAPI(t *testing.T) {
 		&badObject{kind: "ClusterIssuer", gvr: gvrClusterIssuer, obj: css, valid: true, note: "anchor"})
 
 	sendStart := time.Now()
-	var accepted []*badObject
-	for _, batch := range [][]*badObject{anchors, secrets, issuers, certs, requests, csrs} {
+	accepted := sendAll(ctx, t, dyn, anchors, stats, true)
+	for _, batch := range [][]*badObject{secrets, issuers, certs, requests, csrs} {
 		accepted = append(accepted, sendAll(ctx, t, dyn, batch, stats, false)...)
 	}
 	t.Logf("sent in %s", time.Since(sendStart).Round(time.Second))
@@ -1611,7 +1611,7 @@ func summarizeOutcomes(ctx context.Context, t *testing.T, dyn dynamic.Interface,
 	t.Helper()
 	live := listAll(ctx, t, dyn, objs)
 	counts := map[string]map[string]int{}
-	examples := map[string]string{}
+	examples := map[string][]string{} // up to three different messages per outcome
 	for _, o := range objs {
 		u, ok := live[o.id()]
 		if !ok {
@@ -1640,8 +1640,12 @@ func summarizeOutcomes(ctx context.Context, t *testing.T, dyn dynamic.Interface,
 			counts[o.kind] = map[string]int{}
 		}
 		counts[o.kind][outcome]++
-		if _, ok := examples[o.kind+" "+outcome]; !ok && example != "" {
-			examples[o.kind+" "+outcome] = o.id() + ": " + firstLine(example, 240)
+		k := o.kind + " " + outcome
+		if ex := examples[k]; example != "" && len(ex) < 3 && !slices.ContainsFunc(ex, func(e string) bool {
+			_, msg, _ := strings.Cut(e, ": ")
+			return firstLine(msg, 50) == firstLine(example, 50)
+		}) {
+			examples[k] = append(ex, o.id()+": "+firstLine(example, 240))
 		}
 	}
 	for kind, m := range counts {
@@ -1658,7 +1662,7 @@ func summarizeOutcomes(ctx context.Context, t *testing.T, dyn dynamic.Interface,
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		t.Logf("  e.g. %s — %s", k, examples[k])
+		t.Logf("  e.g. %s — %s", k, strings.Join(examples[k], " | "))
 	}
 }
 
