@@ -17,19 +17,22 @@ import (
 	acmeproto "github.com/certplane/certplane/internal/acme"
 )
 
-// cert-manager's controller metrics, with its names and labels, so that
-// dashboards and alerts written for cert-manager keep working. The label
+// cert-manager's controller metrics, with its names, labels and help
+// texts, so that dashboards and alerts written for cert-manager keep
+// working. A sync call is a reconcile; a sync error is a reconcile that
+// ended in an error, not counting a write refused for a stale version (a
+// conflict). The ACME client's counts include retries; their status is the
+// HTTP status code, or error when no answer came. The label
 // controller holds certplane's controller names (certificates, issuers,
 // csrsigning, ...: app.ControllerNames).
 var (
 	syncCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certmanager_controller_sync_call_count",
-		Help: "Reconciles (cert-manager's sync calls) a controller has run, by controller.",
+		Help: "The number of sync() calls made by a controller.",
 	}, []string{"controller"})
 	syncErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certmanager_controller_sync_error_count",
-		Help: "Reconciles of a controller that ended in an error, by controller; a write refused for a stale version (a conflict) is not counted. " +
-			"Divided by certmanager_controller_sync_call_count, the error rate.",
+		Help: "The number of errors encountered during controller sync().",
 	}, []string{"controller"})
 	// The ACME client's requests, labelled as cert-manager (since 1.19)
 	// labels them: action is the ACME operation (acme.Actions), not the
@@ -37,22 +40,20 @@ var (
 	// the URLs do not make a series each.
 	acmeRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certmanager_http_acme_client_request_count",
-		Help: "HTTP requests the ACME clients made, retries included. Labels: scheme, host (the ACME server's host and port), " +
-			"action (the ACME operation: get_directory, new_nonce, new_account, new_order, get_order, finalize_order, get_authorization, challenge, get_certificate, ...), " +
-			"method and status (the HTTP status code, or error when no answer came).",
+		Help: "The number of requests made by the ACME client.",
 	}, acmeLabels)
 	acmeDurations = prometheus.NewSummaryVec(prometheus.SummaryOpts{
 		Name:       "certmanager_http_acme_client_request_duration_seconds",
-		Help:       "Latency of the ACME clients' HTTP requests in seconds, to the answer's headers, with the labels of certmanager_http_acme_client_request_count.",
+		Help:       "The HTTP request latencies in seconds for the ACME client.",
 		Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001},
 	}, acmeLabels)
 	clockGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "certmanager_clock_time_seconds_gauge",
-		Help: "The controllers' clock, in seconds since 1970-01-01 UTC, as a gauge. No labels.",
+		Help: "The clock time given in seconds (from 1970/01/01 UTC). Gauge form of the deprecated clock_time_seconds counter. No labels.",
 	}, func() float64 { return float64(time.Now().Unix()) })
 	clockCounter = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "certmanager_clock_time_seconds",
-		Help: "Deprecated, as in cert-manager: use certmanager_clock_time_seconds_gauge. The controllers' clock, in seconds since 1970-01-01 UTC.",
+		Help: "DEPRECATED: use clock_time_seconds_gauge instead. The clock time given in seconds (from 1970/01/01 UTC).",
 	}, func() float64 { return float64(time.Now().Unix()) })
 )
 

@@ -133,6 +133,16 @@ spec:
 			t.Errorf("%s is not exported as a %s", name, typ)
 		}
 	}
+	// cert-manager's help texts, word for word.
+	for _, help := range []string{
+		"# HELP certmanager_controller_sync_call_count The number of sync() calls made by a controller.\n",
+		"# HELP certmanager_clock_time_seconds_gauge The clock time given in seconds (from 1970/01/01 UTC). Gauge form of the deprecated clock_time_seconds counter. No labels.\n",
+		"# HELP certmanager_certificate_ready_status The ready status of the certificate.\n",
+	} {
+		if !strings.Contains(meta, help) {
+			t.Errorf("metrics lack %q", help)
+		}
+	}
 	for _, controller := range []string{"certificates", "issuers", "csrsigning", "csrapproving"} {
 		if v := samples[`certmanager_controller_sync_call_count{controller="`+controller+`"}`]; v < 1 {
 			t.Errorf(`certmanager_controller_sync_call_count{controller=%q} = %v, want > 0`, controller, v)
