@@ -1736,7 +1736,8 @@ func corruptIssued(ctx context.Context, t *testing.T, dyn dynamic.Interface, obj
 			u := live[o.id()]
 			c := conditionsOf(u)["Ready"]
 			rev, _, _ := unstructured.NestedInt64(u.Object, "status", "revision")
-			if !(c[0] == "True" && rev > revisions[o.id()]) && !(c[0] == "False" && c[2] != "") {
+			reissued, saysWhy := c[0] == "True" && rev > revisions[o.id()], c[0] == "False" && c[2] != ""
+			if !reissued && !saysWhy {
 				secretName, _, _ := unstructured.NestedString(u.Object, "spec", "secretName")
 				s, err := dyn.Resource(gvrSecret).Namespace(o.ns()).Get(ctx, secretName, metav1.GetOptions{})
 				if err != nil {
