@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -238,11 +239,14 @@ func parseQuery(r *http.Request) query {
 	return q
 }
 
+// maxDays is the most days a time.Duration holds (about 292 years).
+const maxDays = int(math.MaxInt64 / int64(24*time.Hour))
+
 // parseDuration reads a Go duration, or a number of days such as 30d.
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == days {
+		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == days && n <= maxDays {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}

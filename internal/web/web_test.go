@@ -33,12 +33,12 @@ import (
 func at(t time.Time) *time.Time { return &t }
 
 func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "72h": 72 * time.Hour, "0d": 0, "90m": 90 * time.Minute} {
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "72h": 72 * time.Hour, "0d": 0, "90m": 90 * time.Minute, "106751d": 106751 * 24 * time.Hour} {
 		if got, err := parseDuration(in); err != nil || got != want {
 			t.Errorf("parseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"d", "-1h", "3x", "1.5d", "soon"} {
+	for _, in := range []string{"d", "-1h", "3x", "1.5d", "soon", "106752d", "99999999999999999999d"} {
 		if _, err := parseDuration(in); err == nil {
 			t.Errorf("parseDuration(%q) took it", in)
 		}
