@@ -397,6 +397,35 @@ type pebbleConfig struct {
 	CertificateValidityPeriod      uint64            `json:"certificateValidityPeriod,omitempty"`
 }
 
+// loopbackListenerCert makes the CA "certplane e2e <server> listener CA"
+// and from it a 24-hour server certificate for localhost and 127.0.0.1,
+// writes that certificate to certFile and its key (mode 0600) to keyFile,
+// and returns the CA.
+func loopbackListenerCert(t testing.TB, server, certFile, keyFile string) *pki.CA {
+	t.Helper()
+	ca := pkitest.CA(t, "certplane e2e "+server+" listener CA")
+	key := pkitest.Key(t)
+	cert, err := ca.Issue(rand.Reader, time.Now(), &pki.Template{
+		Subject:     pkix.Name{CommonName: "localhost"},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		Usages:      []pki.Usage{pki.UsageDigitalSignature, pki.UsageServerAuth},
+		Duration:    24 * time.Hour,
+	}, key.Public())
+	if err != nil {
+		t.Fatalf("issuing %s's listener certificate: %v", server, err)
+	}
+	keyPEM, err := pki.MarshalPrivateKeyPEM(key, pki.FormatDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, certFile, string(pki.EncodeCertificatesPEM(cert)))
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
 // startPebble runs Pebble on free loopback ports with a listener
 // certificate for 127.0.0.1 and localhost from a CA made for the test,
 // without its random sleep before validating (PEBBLE_VA_NOSLEEP=1). It
@@ -407,27 +436,8 @@ func startPebble(t testing.TB, o pebbleOptions) *pebbleServer {
 	requireDebianTool(t, pebbleBin, "pebble")
 	dir := t.TempDir()
 
-	ca := pkitest.CA(t, "certplane e2e Pebble listener CA")
-	key := pkitest.Key(t)
-	cert, err := ca.Issue(rand.Reader, time.Now(), &pki.Template{
-		Subject:     pkix.Name{CommonName: "localhost"},
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		Usages:      []pki.Usage{pki.UsageDigitalSignature, pki.UsageServerAuth},
-		Duration:    24 * time.Hour,
-	}, key.Public())
-	if err != nil {
-		t.Fatalf("issuing Pebble's listener certificate: %v", err)
-	}
-	keyPEM, err := pki.MarshalPrivateKeyPEM(key, pki.FormatDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(t, certFile, string(pki.EncodeCertificatesPEM(cert)))
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := loopbackListenerCert(t, "Pebble", certFile, keyFile)
 
 	ports := distinctFreePorts(t, 4)
 	listen, mgmt := ports[0], ports[1]

@@ -16,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -149,43 +148,17 @@ func runACMEHTTP01Scenario(b *testing.B, n int) {
 		})
 	}()
 	readyAt := map[string]time.Duration{}
-	lastRV := ""
-	timeout := time.After(5 * time.Minute)
-	for len(readyAt) < n {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				if w, err = dyn.Resource(certificatesGVR).Namespace("acme").Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
-					b.Fatal(err)
-				}
-				continue
+	watchCertificatesReady(b, ctx, dyn.Resource(certificatesGVR).Namespace("acme"), &w, errc, 5*time.Minute,
+		func() bool { return len(readyAt) >= n },
+		func(u *unstructured.Unstructured) {
+			if _, seen := readyAt[u.GetName()]; !seen {
+				readyAt[u.GetName()] = time.Since(start)
 			}
-			if ev.Type == watch.Error {
-				b.Fatalf("watch: %v", ev.Object)
-			}
-			if ev.Type != watch.Modified && ev.Type != watch.Added {
-				continue
-			}
-			u := ev.Object.(*unstructured.Unstructured)
-			lastRV = u.GetResourceVersion()
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			for _, c := range conds {
-				if m, _ := c.(map[string]any); m["type"] == "Ready" && m["status"] == "True" {
-					if _, seen := readyAt[u.GetName()]; !seen {
-						readyAt[u.GetName()] = time.Since(start)
-					}
-				}
-			}
-		case err := <-errc:
-			if err != nil {
-				b.Fatal(err)
-			}
-			errc = nil
-		case <-timeout:
-			b.Fatalf("%d of %d Ready after 5 minutes:\n%s", len(readyAt), n,
+		},
+		func() string {
+			return fmt.Sprintf("%d of %d Ready after 5 minutes:\n%s", len(readyAt), n,
 				mustKubectl(b, e.admin, "get", "certificaterequests,orders,challenges", "-n", "acme", "-o", "wide"))
-		}
-	}
+		})
 	elapsed := time.Since(start)
 	b.StopTimer()
 	writesReady := writesSince(apiWrites(b, cs), writesBefore)

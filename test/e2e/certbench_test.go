@@ -187,43 +187,12 @@ spec: {ca: {secretName: bench-ca}}
 		})
 	}()
 	ready := map[string]bool{"bench-ca": true}
-	lastRV := ""
-	timeout := time.After(5 * time.Minute)
-	for len(ready) < n+1 {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				// The apiserver ends watches of a CRD's objects when it
-				// rebuilds the CRD's storage: resume where it stopped.
-				if w, err = dyn.Resource(certificatesGVR).Namespace("bench").Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
-					b.Fatal(err)
-				}
-				continue
-			}
-			if ev.Type == watch.Error {
-				b.Fatalf("watch: %v", ev.Object)
-			}
-			if ev.Type != watch.Modified && ev.Type != watch.Added {
-				continue
-			}
-			u := ev.Object.(*unstructured.Unstructured)
-			lastRV = u.GetResourceVersion()
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			for _, c := range conds {
-				m, _ := c.(map[string]any)
-				if m["type"] == "Ready" && m["status"] == "True" {
-					ready[u.GetName()] = true
-				}
-			}
-		case err := <-errc:
-			if err != nil {
-				b.Fatal(err)
-			}
-			errc = nil
-		case <-timeout:
-			b.Fatalf("%d of %d Ready after 5 minutes (%d created)", len(ready)-1, n, created.Load())
-		}
-	}
+	watchCertificatesReady(b, ctx, dyn.Resource(certificatesGVR).Namespace("bench"), &w, errc, 5*time.Minute,
+		func() bool { return len(ready) >= n+1 },
+		func(u *unstructured.Unstructured) { ready[u.GetName()] = true },
+		func() string {
+			return fmt.Sprintf("%d of %d Ready after 5 minutes (%d created)", len(ready)-1, n, created.Load())
+		})
 	elapsed := time.Since(start)
 	b.StopTimer()
 
@@ -359,4 +328,56 @@ func procStatusBytes(b *testing.B, pid int, field string) int64 {
 	}
 	b.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// watchCertificatesReady reads the Certificate events of *w, a watch of
+// certs, until done reports true, calling ready for each Added or Modified
+// Certificate whose Ready condition is True. The apiserver ends watches of a
+// CRD's objects when it rebuilds the CRD's storage: it resumes from the last
+// resourceVersion seen and stores the new watch in *w for the caller to stop.
+// It fails tb on a watch error, on an error from creating (the creators'
+// result, read once), or, with the message stalled returns, when timeout
+// passes first. It reports whether it has read creating's result.
+func watchCertificatesReady(tb testing.TB, ctx context.Context, certs dynamic.ResourceInterface, w *watch.Interface,
+	creating <-chan error, timeout time.Duration, done func() bool, ready func(*unstructured.Unstructured), stalled func() string) bool {
+	tb.Helper()
+	lastRV := ""
+	expired := time.After(timeout)
+	for !done() {
+		select {
+		case ev, ok := <-(*w).ResultChan():
+			if !ok {
+				var err error
+				if *w, err = certs.Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
+					tb.Fatal(err)
+				}
+				continue
+			}
+			if ev.Type == watch.Error {
+				tb.Fatalf("watch: %v", ev.Object)
+			}
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			lastRV = u.GetResourceVersion()
+			if ev.Type != watch.Added && ev.Type != watch.Modified {
+				continue
+			}
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			for _, c := range conds {
+				if m, _ := c.(map[string]any); m["type"] == "Ready" && m["status"] == "True" {
+					ready(u)
+				}
+			}
+		case err := <-creating:
+			if err != nil {
+				tb.Fatal(err)
+			}
+			creating = nil
+		case <-expired:
+			tb.Fatal(stalled())
+		}
+	}
+	return creating == nil
 }

@@ -18,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -197,46 +196,15 @@ spec: {ca: {secretName: growth-ca}}
 	for i := range growthNamespaces {
 		ready[nsName(i)+"/growth-ca"] = true
 	}
-	lastRV := ""
 	limit := 5*time.Minute + time.Duration(n)*50*time.Millisecond
-	timeout := time.After(limit)
-	for len(ready) < n+growthNamespaces {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				if w, err = dyn.Resource(certificatesGVR).Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
-					b.Fatal(err)
-				}
-				continue
-			}
-			if ev.Type == watch.Error {
-				b.Fatalf("watch: %v", ev.Object)
-			}
-			if ev.Type != watch.Modified && ev.Type != watch.Added {
-				continue
-			}
-			u := ev.Object.(*unstructured.Unstructured)
-			lastRV = u.GetResourceVersion()
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			for _, c := range conds {
-				m, _ := c.(map[string]any)
-				if m["type"] == "Ready" && m["status"] == "True" {
-					ready[u.GetNamespace()+"/"+u.GetName()] = true
-				}
-			}
-		case err := <-errc:
-			if err != nil {
-				b.Fatal(err)
-			}
-			errc = nil
-		case <-timeout:
-			b.Fatalf("%d of %d Ready after %s", len(ready)-growthNamespaces, n, limit)
-		}
-	}
+	creatorDone := watchCertificatesReady(b, ctx, dyn.Resource(certificatesGVR), &w, errc, limit,
+		func() bool { return len(ready) >= n+growthNamespaces },
+		func(u *unstructured.Unstructured) { ready[u.GetNamespace()+"/"+u.GetName()] = true },
+		func() string { return fmt.Sprintf("%d of %d Ready after %s", len(ready)-growthNamespaces, n, limit) })
 	elapsed := time.Since(start)
 	b.StopTimer()
 	issueCPU := processCPU(b, pid) - cpuBefore
-	if errc != nil {
+	if !creatorDone {
 		if err := <-errc; err != nil {
 			b.Fatal(err)
 		}

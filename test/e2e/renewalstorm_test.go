@@ -51,33 +51,7 @@ func TestRenewalStormOnUp(t *testing.T) {
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	ctx := context.Background()
 
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "issuer.yaml"), `apiVersion: v1
-kind: Namespace
-metadata: {name: storm}
----
-apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned, namespace: storm}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: storm-ca, namespace: storm}
-spec:
-  isCA: true
-  commonName: storm CA
-  secretName: storm-ca
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
----
-apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: ca, namespace: storm}
-spec: {ca: {secretName: storm-ca}}
-`)
-	mustKubectl(t, admin, "apply", "-f", filepath.Join(dir, "issuer.yaml"))
-	mustKubectl(t, admin, "wait", "--for=condition=Ready", "--timeout=120s", "-n", "storm", "certificate/storm-ca", "issuer/ca")
+	setupCAIssuer(t, admin, "storm")
 
 	create := func(prefix string, n int, duration, renewBefore string) {
 		t.Helper()

@@ -107,28 +107,9 @@ func startVault(t testing.TB) *vaultServer {
 	dir := t.TempDir()
 
 	// The listeners' certificate and the client CA.
-	listenerCA := pkitest.CA(t, "certplane e2e Vault listener CA")
-	key := pkitest.Key(t)
-	cert, err := listenerCA.Issue(rand.Reader, time.Now(), &pki.Template{
-		Subject:     pkix.Name{CommonName: "localhost"},
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		Usages:      []pki.Usage{pki.UsageDigitalSignature, pki.UsageServerAuth},
-		Duration:    24 * time.Hour,
-	}, key.Public())
-	if err != nil {
-		t.Fatalf("issuing Vault's listener certificate: %v", err)
-	}
-	keyPEM, err := pki.MarshalPrivateKeyPEM(key, pki.FormatDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCA := pkitest.CA(t, "certplane e2e Vault client CA")
 	certFile, keyFile, clientCAFile := filepath.Join(dir, "listener.crt"), filepath.Join(dir, "listener.key"), filepath.Join(dir, "client-ca.crt")
-	writeFile(t, certFile, string(pki.EncodeCertificatesPEM(cert)))
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	listenerCA := loopbackListenerCert(t, "Vault", certFile, keyFile)
+	clientCA := pkitest.CA(t, "certplane e2e Vault client CA")
 	writeFile(t, clientCAFile, string(pki.EncodeCertificatesPEM(clientCA.Certificate)))
 
 	// Each TCP listener has a cluster listener too, by default on the next

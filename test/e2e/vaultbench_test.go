@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -169,43 +168,15 @@ func issueAllReady(b *testing.B, dyn dynamic.Interface, ns, issuer string, n int
 		})
 	}()
 	ready := map[string]bool{}
-	lastRV := ""
-	timeout := time.After(5 * time.Minute)
-	for len(ready) < n {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				// The apiserver may end a watch of a CRD's objects: resume.
-				if w, err = certs.Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
-					b.Fatal(err)
-				}
-				continue
+	watchCertificatesReady(b, ctx, certs, &w, errc, 5*time.Minute,
+		func() bool { return len(ready) >= n },
+		func(u *unstructured.Unstructured) {
+			if strings.HasPrefix(u.GetName(), "svc-") {
+				ready[u.GetName()] = true
 			}
-			if ev.Type == watch.Error {
-				b.Fatalf("watch: %v", ev.Object)
-			}
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			lastRV = u.GetResourceVersion()
-			if (ev.Type != watch.Added && ev.Type != watch.Modified) || !strings.HasPrefix(u.GetName(), "svc-") {
-				continue
-			}
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			for _, c := range conds {
-				if m, _ := c.(map[string]any); m["type"] == "Ready" && m["status"] == "True" {
-					ready[u.GetName()] = true
-				}
-			}
-		case err := <-errc:
-			if err != nil {
-				b.Fatal(err)
-			}
-			errc = nil
-		case <-timeout:
-			b.Fatalf("%d of %d Certificates of Issuer %s/%s Ready after 5 minutes", len(ready), n, ns, issuer)
-		}
-	}
+		},
+		func() string {
+			return fmt.Sprintf("%d of %d Certificates of Issuer %s/%s Ready after 5 minutes", len(ready), n, ns, issuer)
+		})
 	return time.Since(start)
 }
