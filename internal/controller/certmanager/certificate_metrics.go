@@ -41,25 +41,28 @@ func (c *CertificateCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect sends one sample per Certificate and metric.
+// Collect sends one sample per Certificate and metric. The Certificates
+// are the cache's own objects, not copies (read only here): at 100,000
+// Certificates a copy per scrape was 300 MB of garbage.
 func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var list cmv1.CertificateList
-	if err := c.Reader.List(ctx, &list); err != nil {
+	if err := c.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
+	times := [...]*prometheus.Desc{expirationDesc, notAfterDesc, notBeforeDesc, renewalDesc}
 	for i := range list.Items {
 		crt := &list.Items[i]
 		ref := crt.Spec.IssuerRef
 		labels := []string{crt.Name, crt.Namespace, ref.Name, crpolicy.Kind(ref), crpolicy.Group(ref)}
 		st := crt.Status
-		for desc, t := range map[*prometheus.Desc]*time.Time{expirationDesc: timeOf(st.NotAfter), notAfterDesc: timeOf(st.NotAfter), notBeforeDesc: timeOf(st.NotBefore), renewalDesc: timeOf(st.RenewalTime)} {
+		for j, t := range [...]*metav1.Time{st.NotAfter, st.NotAfter, st.NotBefore, st.RenewalTime} {
 			v := 0.0
 			if t != nil {
 				v = float64(t.Unix())
 			}
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+			ch <- prometheus.MustNewConstMetric(times[j], prometheus.GaugeValue, v, labels...)
 		}
 		current := cmv1.ConditionUnknown
 		if cond := findCondition(st.Conditions, "Ready"); cond != nil {
@@ -73,14 +76,6 @@ func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, append([]string{string(s)}, labels...)...)
 		}
 	}
-}
-
-func timeOf(t *metav1.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := t.Time
-	return &v
 }
 
 // observeIssued records, in certplane_issuance_duration_seconds, the
