@@ -179,9 +179,13 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme: scheme,
 		// Only the Secrets certplane writes are cached, so memory does not
 		// grow with the cluster's other Secrets; the rest are read live.
-		// Managed fields are dropped from cached objects: nothing reads them.
+		// Managed fields are dropped from cached objects: nothing reads them;
+		// from Certificates kubectl's last-applied copy too (slimObject).
 		Cache: cache.Options{
-			ByObject:         map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: cached}},
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}:    {Label: cached},
+				&cmv1.Certificate{}: {Transform: slimObject},
+			},
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},
 		Metrics:                             metricsserver.Options{BindAddress: o.MetricsAddr},

@@ -1,0 +1,35 @@
+package app
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+)
+
+// lastApplied is the annotation kubectl apply keeps a copy of the whole
+// object in.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// slimObject drops from a cached object what no controller reads: its
+// managed fields and kubectl's last-applied copy of the object, which
+// doubles the memory of every Certificate applied with kubectl. It is
+// the transform of the cached Certificates, which certplane only ever
+// writes through their status subresource: kube-apiserver takes nothing
+// but the status from such a write, so the annotation is not lost.
+func slimObject(in any) (any, error) {
+	obj, err := meta.Accessor(in)
+	if err != nil {
+		return in, nil
+	}
+	if obj.GetManagedFields() != nil {
+		obj.SetManagedFields(nil)
+	}
+	if a := obj.GetAnnotations(); a != nil {
+		if _, ok := a[lastApplied]; ok {
+			delete(a, lastApplied)
+			if len(a) == 0 {
+				a = nil
+			}
+			obj.SetAnnotations(a)
+		}
+	}
+	return in, nil
+}
