@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,7 +44,10 @@ func (c *CertificateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends one sample per Certificate and metric. The Certificates
 // are the cache's own objects, not copies (read only here): at 100,000
-// Certificates a copy per scrape was 300 MB of garbage.
+// Certificates a copy per scrape was 300 MB of garbage. A Certificate's
+// label pairs are built once and shared by its seven samples
+// (certSample); prometheus.NewConstMetric builds them again for every
+// sample, 375 MB per scrape at 100,000 Certificates.
 func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -55,27 +59,61 @@ func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
 	for i := range list.Items {
 		crt := &list.Items[i]
 		ref := crt.Spec.IssuerRef
-		labels := []string{crt.Name, crt.Namespace, ref.Name, crpolicy.Kind(ref), crpolicy.Group(ref)}
+		// Sorted by label name, as client_golang sorts them.
+		pairs := [...]*dto.LabelPair{
+			labelPair("issuer_group", crpolicy.Group(ref)), labelPair("issuer_kind", crpolicy.Kind(ref)),
+			labelPair("issuer_name", ref.Name), labelPair("name", crt.Name), labelPair("namespace", crt.Namespace),
+		}
+		labels := pairs[:]
 		st := crt.Status
 		for j, t := range [...]*metav1.Time{st.NotAfter, st.NotAfter, st.NotBefore, st.RenewalTime} {
 			v := 0.0
 			if t != nil {
 				v = float64(t.Unix())
 			}
-			ch <- prometheus.MustNewConstMetric(times[j], prometheus.GaugeValue, v, labels...)
+			ch <- certSample{desc: times[j], value: v, labels: labels}
 		}
 		current := cmv1.ConditionUnknown
 		if cond := findCondition(st.Conditions, "Ready"); cond != nil {
 			current = cond.Status
 		}
-		for _, s := range []cmv1.ConditionStatus{cmv1.ConditionTrue, cmv1.ConditionFalse, cmv1.ConditionUnknown} {
+		for k, s := range readyConditions {
 			v := 0.0
 			if s == current {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, append([]string{string(s)}, labels...)...)
+			ch <- certSample{desc: readyDesc, value: v, labels: append([]*dto.LabelPair{readyPairs[k]}, labels...)}
 		}
 	}
+}
+
+var (
+	readyConditions = [...]cmv1.ConditionStatus{cmv1.ConditionTrue, cmv1.ConditionFalse, cmv1.ConditionUnknown}
+	readyPairs      = [...]*dto.LabelPair{labelPair("condition", "True"), labelPair("condition", "False"), labelPair("condition", "Unknown")}
+)
+
+func labelPair(name, value string) *dto.LabelPair {
+	return &dto.LabelPair{Name: &name, Value: &value}
+}
+
+// certSample is one gauge sample of a Certificate, whose label pairs
+// (sorted by name, matching desc's labels) it shares with the
+// Certificate's other samples.
+type certSample struct {
+	desc   *prometheus.Desc
+	value  float64
+	labels []*dto.LabelPair
+}
+
+// Desc is the sample's metric.
+func (m certSample) Desc() *prometheus.Desc { return m.desc }
+
+// Write fills out with the sample.
+func (m certSample) Write(out *dto.Metric) error {
+	v := m.value
+	out.Label = m.labels
+	out.Gauge = &dto.Gauge{Value: &v}
+	return nil
 }
 
 // observeIssued records, in certplane_issuance_duration_seconds, the
