@@ -36,8 +36,11 @@ const growthNamespaces = 10
 //
 //   - the issuance rate, first create to last Ready, beside the apiserver's
 //     raw create rate of TLS-sized Secrets in the same run;
-//   - the certplane process's resident memory (VmRSS) and CPU once at
-//     rest, and its peak (VmHWM);
+//   - the certplane process's resident memory (VmRSS) and CPU at rest:
+//     20 s and 150 s after the certificates controller went idle (past
+//     Go's forced garbage collection every two minutes), and its peak
+//     (VmHWM); then the time and size of one scrape of /metrics and the
+//     memory left resident after it;
 //   - etcd's database file;
 //   - a full resync: `up` is stopped and started again on the same data,
 //     and the time until the certificates controller has reconciled every
@@ -221,6 +224,14 @@ spec: {ca: {secretName: growth-ca}}
 	quietFor := 20 * time.Second
 	growthWait(b, quietFor+5*time.Second, func() bool { return time.Since(restStart) >= quietFor })
 	restCPUShare := float64(processCPU(b, pid)-restCPU) / float64(time.Since(restStart))
+	earlyRSS := residentBytes(b, pid)
+	// Garbage left by the last burst (the issuance, the scrapes above) is
+	// resident until a garbage collection frees it, and an idle process
+	// allocates nothing to start one: Go forces one every two minutes, and
+	// its scavenger then gives the freed memory back. At rest is after
+	// that.
+	settle := 150 * time.Second
+	growthWait(b, settle+5*time.Second, func() bool { return time.Since(restStart) >= settle })
 	rss, hwm := residentBytes(b, pid), peakRSS(b, pid)
 	if profile != "" {
 		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", pprofPort)); err != nil {
@@ -232,8 +243,16 @@ spec: {ca: {secretName: growth-ca}}
 		}
 	}
 	db := growthFileSize(filepath.Join(data, "etcd", "member", "snap", "db"))
-	b.Logf("at rest: certplane VmRSS %.1f MB, VmHWM %.1f MB, CPU %.2f%% of a core over %s; etcd db %.1f MB",
-		float64(rss)/(1<<20), float64(hwm)/(1<<20), 100*restCPUShare, quietFor, float64(db)/(1<<20))
+	b.Logf("at rest: certplane VmRSS %.1f MB after %s idle (%.1f MB after %s), VmHWM %.1f MB, CPU %.2f%% of a core over %s; etcd db %.1f MB",
+		float64(rss)/(1<<20), settle, float64(earlyRSS)/(1<<20), quietFor, float64(hwm)/(1<<20), 100*restCPUShare, quietFor, float64(db)/(1<<20))
+	// One scrape of /metrics, as Prometheus makes every 15 to 60 s: its
+	// time, its size and the memory it leaves resident.
+	scrapeStart := time.Now()
+	page := growthPageSize(b, metricsURL)
+	scrapeTime := time.Since(scrapeStart)
+	scrapedRSS := residentBytes(b, pid)
+	b.Logf("one scrape of /metrics at rest: %.1f MB in %.2fs; certplane VmRSS %.1f MB after it",
+		float64(page)/(1<<20), scrapeTime.Seconds(), float64(scrapedRSS)/(1<<20))
 
 	// A full resync: the same data, a new process.
 	_ = up.cmd.Process.Signal(syscall.SIGTERM)
@@ -292,6 +311,9 @@ spec: {ca: {secretName: growth-ca}}
 	b.ReportMetric(float64(issueCPU.Microseconds())/1000/float64(n), "cpu-ms/cert")
 	b.ReportMetric(float64(rss)/(1<<20), "rest-RSS-MB")
 	b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MB")
+	b.ReportMetric(float64(earlyRSS)/(1<<20), "idle20s-RSS-MB")
+	b.ReportMetric(float64(scrapedRSS)/(1<<20), "scraped-RSS-MB")
+	b.ReportMetric(scrapeTime.Seconds(), "scrape-s")
 	b.ReportMetric(100*restCPUShare, "rest-cpu-%")
 	b.ReportMetric(float64(db)/(1<<20), "etcd-db-MB")
 	b.ReportMetric(resynced.Seconds(), "resync-s")
@@ -351,6 +373,21 @@ func growthWait(b *testing.B, limit time.Duration, cond func() bool) {
 
 // growthScrape reads a Prometheus text endpoint into series (name{labels} as
 // printed) and values.
+// growthPageSize reads a whole page and returns its size in bytes.
+func growthPageSize(b *testing.B, url string) int64 {
+	b.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
 func growthScrape(b *testing.B, url string) map[string]float64 {
 	b.Helper()
 	resp, err := http.Get(url)
