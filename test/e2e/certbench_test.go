@@ -257,7 +257,8 @@ func parallelN(n, workers int, f func(i int) error) error {
 }
 
 // apiWrites reads kube-apiserver's apiserver_request_total for the write
-// verbs, by verb, resource and subresource.
+// verbs, by verb, resource and subresource; dry runs (stored nowhere) are
+// counted apart, their key ending in " (dry run)".
 func apiWrites(b *testing.B, cs kubernetes.Interface) map[string]float64 {
 	b.Helper()
 	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
@@ -288,7 +289,11 @@ func apiWrites(b *testing.B, cs kubernetes.Interface) map[string]float64 {
 		if err != nil {
 			continue
 		}
-		out[l["verb"]+" "+l["resource"]+"/"+l["subresource"]] += v
+		key := l["verb"] + " " + l["resource"] + "/" + l["subresource"]
+		if l["dry_run"] != "" {
+			key += " (dry run)"
+		}
+		out[key] += v
 	}
 	return out
 }
