@@ -180,13 +180,16 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// Only the Secrets certplane writes are cached, so memory does not
 		// grow with the cluster's other Secrets; the rest are read live.
 		// Managed fields are dropped from cached objects: nothing reads them;
-		// from Certificates kubectl's last-applied copy too (slimObject).
+		// from Certificates kubectl's last-applied copy too (cacheTransform).
+		// That is the default transform, not a ByObject entry for
+		// Certificates: a ByObject entry needs the Certificate's REST mapping
+		// when the manager is made, and `certplane controller` runs on
+		// clusters without cert-manager's CRDs.
 		Cache: cache.Options{
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}:    {Label: cached},
-				&cmv1.Certificate{}: {Transform: slimObject},
+				&corev1.Secret{}: {Label: cached},
 			},
-			DefaultTransform: cache.TransformStripManagedFields(),
+			DefaultTransform: cacheTransform,
 		},
 		Metrics:                             metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:              o.ProbeAddr,

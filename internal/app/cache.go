@@ -2,7 +2,24 @@ package app
 
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 )
+
+// stripManagedFields is controller-runtime's transform that drops managed
+// fields, which no controller reads.
+var stripManagedFields = cache.TransformStripManagedFields()
+
+// cacheTransform is the transform of every object the manager's cache
+// holds: Certificates are slimmed (slimObject), the rest lose their
+// managed fields.
+func cacheTransform(in any) (any, error) {
+	if _, ok := in.(*cmv1.Certificate); ok {
+		return slimObject(in)
+	}
+	return stripManagedFields(in)
+}
 
 // lastApplied is the annotation kubectl apply keeps a copy of the whole
 // object in.

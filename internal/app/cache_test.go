@@ -1,8 +1,10 @@
 package app
 
 import (
+	"maps"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
@@ -37,5 +39,26 @@ func TestSlimObject(t *testing.T) {
 	}
 	if out, err := slimObject("not an object"); err != nil || out != "not an object" {
 		t.Errorf("a non-object: %v, %v", out, err)
+	}
+}
+
+func TestCacheTransform(t *testing.T) {
+	applied := map[string]string{lastApplied: "{}", "team": "a"}
+	managed := []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	crt := &cmv1.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "c", Annotations: maps.Clone(applied), ManagedFields: managed}}
+	if _, err := cacheTransform(crt); err != nil {
+		t.Fatal(err)
+	}
+	if crt.ManagedFields != nil || len(crt.Annotations) != 1 {
+		t.Errorf("a Certificate keeps annotations %v, managed fields %v; want only team and none", crt.Annotations, crt.ManagedFields)
+	}
+	// Other objects lose only their managed fields: certplane may write
+	// them whole, and kubectl's copy must survive that.
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Annotations: maps.Clone(applied), ManagedFields: managed}}
+	if _, err := cacheTransform(sec); err != nil {
+		t.Fatal(err)
+	}
+	if sec.ManagedFields != nil || len(sec.Annotations) != 2 {
+		t.Errorf("a Secret keeps annotations %v, managed fields %v; want both and none", sec.Annotations, sec.ManagedFields)
 	}
 }
