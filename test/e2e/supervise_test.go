@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -24,7 +26,9 @@ import (
 // ends Ready at revision 1, and no Secret ever holds a key that does not
 // match its certificate or a second certificate (a watch started before the
 // Certificates, and etcd's history, which also covers what the watch could
-// not see while kube-apiserver was away). Last, kube-apiserver is killed
+// not see while kube-apiserver was away). Then kube-controller-manager is
+// killed: up starts it again and the new one does its work. Last,
+// kube-apiserver is killed
 // with its port taken so that it cannot start again: up gives up at its
 // fifth exit within five minutes, with an error naming it, and leaves no
 // process behind.
@@ -89,6 +93,33 @@ func TestSupervise(t *testing.T) {
 		if !hasLine(u.printed(), want) {
 			t.Errorf("up printed %q, want the line %q", u.printed(), want)
 		}
+	}
+
+	// kube-controller-manager killed: up starts it again, and the new one
+	// does its work (a namespace made after the kill gets its default
+	// ServiceAccount, which only kube-controller-manager creates).
+	// /proc's comm holds the first 15 bytes of the name.
+	oldKCM := childPid(upPid, "kube-controller")
+	if oldKCM == 0 {
+		t.Fatal("no kube-controller-manager among up's children")
+	}
+	if err := syscall.Kill(oldKCM, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "up to start kube-controller-manager again", func() bool {
+		again := childPid(upPid, "kube-controller")
+		return again != 0 && again != oldKCM
+	})
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "after-kcm"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 90*time.Second, "the new kube-controller-manager to create after-kcm's default ServiceAccount", func() bool {
+		_, err := cs.CoreV1().ServiceAccounts("after-kcm").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil
+	})
+	running()
+	if want := "kube-controller-manager exited (signal: killed); restarting it in 1s, attempt 1 (5 exits within 5m0s end it)"; !hasLine(u.printed(), want) {
+		t.Errorf("up printed %q, want the line %q", u.printed(), want)
 	}
 	t.Logf("up printed, once up:\n%s", strings.Join(u.printed(), "\n"))
 
