@@ -180,7 +180,8 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// Only the Secrets certplane writes are cached, so memory does not
 		// grow with the cluster's other Secrets; the rest are read live.
 		// Managed fields are dropped from cached objects: nothing reads them;
-		// from Certificates kubectl's last-applied copy too (cacheTransform).
+		// from Certificates kubectl's last-applied copy too, and Certificates
+		// and Secrets share their recurring values (cacheTransform).
 		// That is the default transform, not a ByObject entry for
 		// Certificates: a ByObject entry needs the Certificate's REST mapping
 		// when the manager is made, and `certplane controller` runs on
@@ -189,7 +190,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.Secret{}: {Label: cached},
 			},
-			DefaultTransform: cacheTransform,
+			DefaultTransform: cacheTransform(newInterner(internLimit)),
 		},
 		Metrics:                             metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:              o.ProbeAddr,

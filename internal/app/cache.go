@@ -1,7 +1,9 @@
 package app
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
@@ -11,14 +13,27 @@ import (
 // fields, which no controller reads.
 var stripManagedFields = cache.TransformStripManagedFields()
 
-// cacheTransform is the transform of every object the manager's cache
-// holds: Certificates are slimmed (slimObject), the rest lose their
-// managed fields.
-func cacheTransform(in any) (any, error) {
-	if _, ok := in.(*cmv1.Certificate); ok {
-		return slimObject(in)
+// internLimit bounds each of the manager cache's intern tables.
+const internLimit = 16384
+
+// cacheTransform returns the transform of every object the manager's cache
+// holds: Certificates are slimmed (slimObject), everything loses its
+// managed fields, and Certificates and Secrets share their recurring
+// values through in.
+func cacheTransform(in *interner) toolscache.TransformFunc {
+	return func(obj any) (any, error) {
+		switch o := obj.(type) {
+		case *cmv1.Certificate:
+			obj, _ = slimObject(o)
+			in.certificate(o)
+			return obj, nil
+		case *corev1.Secret:
+			obj, err := stripManagedFields(o)
+			in.secret(o)
+			return obj, err
+		}
+		return stripManagedFields(obj)
 	}
-	return stripManagedFields(in)
 }
 
 // lastApplied is the annotation kubectl apply keeps a copy of the whole

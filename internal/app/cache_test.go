@@ -46,7 +46,8 @@ func TestCacheTransform(t *testing.T) {
 	applied := map[string]string{lastApplied: "{}", "team": "a"}
 	managed := []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	crt := &cmv1.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "c", Annotations: maps.Clone(applied), ManagedFields: managed}}
-	if _, err := cacheTransform(crt); err != nil {
+	transform := cacheTransform(newInterner(internLimit))
+	if _, err := transform(crt); err != nil {
 		t.Fatal(err)
 	}
 	if crt.ManagedFields != nil || len(crt.Annotations) != 1 {
@@ -55,7 +56,7 @@ func TestCacheTransform(t *testing.T) {
 	// Other objects lose only their managed fields: certplane may write
 	// them whole, and kubectl's copy must survive that.
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Annotations: maps.Clone(applied), ManagedFields: managed}}
-	if _, err := cacheTransform(sec); err != nil {
+	if _, err := transform(sec); err != nil {
 		t.Fatal(err)
 	}
 	if sec.ManagedFields != nil || len(sec.Annotations) != 2 {

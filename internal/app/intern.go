@@ -1,0 +1,145 @@
+package app
+
+import (
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certpolicy"
+)
+
+// interner hands out one shared copy of the strings and byte slices that
+// recur across the cached objects: annotation and label keys, issuer
+// references, condition reasons, the ca.crt of every Secret an issuer
+// signed. Each decoded object brings its own copy of them; at 100,000
+// Certificates and their Secrets the copies are tens of megabytes.
+//
+// Its tables are bounded, so objects with many distinct values cost at most
+// the bound; past it a value is kept as decoded. Shared values are safe
+// because the cache hands out deep copies (and its no-copy readers only
+// read).
+type interner struct {
+	mu    sync.Mutex
+	strs  map[string]string
+	bytes map[string][]byte
+	max   int
+}
+
+// newInterner returns an interner of at most max strings and max byte
+// slices.
+func newInterner(max int) *interner {
+	return &interner{strs: map[string]string{}, bytes: map[string][]byte{}, max: max}
+}
+
+// str returns the shared copy of s, making s the shared copy when there is
+// none and the table has room.
+func (in *interner) str(s string) string {
+	if s == "" {
+		return s
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.strs[s]; ok {
+		return v
+	}
+	if len(in.strs) < in.max {
+		in.strs[s] = s
+	}
+	return s
+}
+
+// data is str for byte slices.
+func (in *interner) data(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.bytes[string(b)]; ok {
+		return v
+	}
+	if len(in.bytes) < in.max {
+		in.bytes[string(b)] = b
+	}
+	return b
+}
+
+// sharedValues are the annotations whose values recur from object to
+// object; the values of the others (names, SANs, hashes) are each their
+// own, and a table of them would only cost memory.
+var sharedValues = map[string]bool{
+	"cert-manager.io/issuer-name":  true,
+	"cert-manager.io/issuer-kind":  true,
+	"cert-manager.io/issuer-group": true,
+	"cert-manager.io/ip-sans":      true,
+	"cert-manager.io/uri-sans":     true,
+	"cert-manager.io/revision":     true,
+}
+
+// meta interns an object's namespace, label keys and values, annotation
+// keys (and the values of sharedValues) and owner references' kinds.
+func (in *interner) meta(m *metav1.ObjectMeta) {
+	m.Namespace = in.str(m.Namespace)
+	m.Labels = in.stringMap(m.Labels, func(string) bool { return true })
+	m.Annotations = in.stringMap(m.Annotations, func(k string) bool { return sharedValues[k] })
+	for i := range m.OwnerReferences {
+		r := &m.OwnerReferences[i]
+		r.APIVersion, r.Kind = in.str(r.APIVersion), in.str(r.Kind)
+	}
+}
+
+// stringMap rebuilds m with shared keys, and shared values where
+// sharedValue says so. A map is rebuilt rather than changed in place: Go
+// cannot swap a key of a map it iterates.
+func (in *interner) stringMap(m map[string]string, sharedValue func(string) bool) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if sharedValue(k) {
+			v = in.str(v)
+		}
+		out[in.str(k)] = v
+	}
+	return out
+}
+
+// secret interns a cached Secret: its metadata, its data keys, and its
+// ca.crt, which every Secret of one issuer holds alike.
+func (in *interner) secret(s *corev1.Secret) {
+	in.meta(&s.ObjectMeta)
+	if len(s.Data) == 0 {
+		return
+	}
+	out := make(map[string][]byte, len(s.Data))
+	for k, v := range s.Data {
+		if k == certpolicy.KeyCA {
+			v = in.data(v)
+		}
+		out[in.str(k)] = v
+	}
+	s.Data = out
+}
+
+// certificate interns a cached Certificate: its metadata, issuer
+// reference, key settings, usages and conditions.
+func (in *interner) certificate(c *cmv1.Certificate) {
+	in.meta(&c.ObjectMeta)
+	c.APIVersion, c.Kind = in.str(c.APIVersion), in.str(c.Kind)
+	ref := &c.Spec.IssuerRef
+	ref.Name, ref.Kind, ref.Group = in.str(ref.Name), in.str(ref.Kind), in.str(ref.Group)
+	if k := c.Spec.PrivateKey; k != nil {
+		k.Algorithm, k.Encoding, k.RotationPolicy = in.str(k.Algorithm), in.str(k.Encoding), in.str(k.RotationPolicy)
+	}
+	for i, u := range c.Spec.Usages {
+		c.Spec.Usages[i] = cmv1.KeyUsage(in.str(string(u)))
+	}
+	for i := range c.Status.Conditions {
+		cond := &c.Status.Conditions[i]
+		cond.Type, cond.Reason, cond.Message = in.str(cond.Type), in.str(cond.Reason), in.str(cond.Message)
+		cond.Status = cmv1.ConditionStatus(in.str(string(cond.Status)))
+	}
+}
