@@ -141,6 +141,8 @@ const listTimeout = 15 * time.Second
 
 // snapshot is what one request may see.
 type snapshot struct {
+	// generation is the hub's count of changes when the listing began.
+	generation uint64
 	input      estate.Input
 	skipped    []string
 	namespaces []string
@@ -155,7 +157,9 @@ func (s *Server) gather(ctx context.Context, namespace string) *snapshot {
 	// instead of holding it.
 	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	snap := &snapshot{input: estate.Input{ClusterResourceNamespace: s.o.ClusterResourceNamespace}}
+	// Read before listing: a change during the listing makes the page
+	// older than its generation says, and its script fetches it again.
+	snap := &snapshot{generation: s.hub.generation(), input: estate.Input{ClusterResourceNamespace: s.o.ClusterResourceNamespace}}
 	nsSeen := map[string]bool{}
 	for _, r := range resources {
 		list := r.newList()

@@ -3,6 +3,7 @@ package web
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // hub fans the informers' events out to the open event streams. A stream
@@ -12,6 +13,9 @@ import (
 type hub struct {
 	mu   sync.Mutex
 	subs map[*subscription]struct{}
+	// changes counts the notifications, so that a page can tell whether
+	// it missed one before its stream opened.
+	changes atomic.Uint64
 }
 
 type subscription struct {
@@ -40,6 +44,7 @@ func (h *hub) subscribe() (s *subscription, cancel func()) {
 // notify tells every subscription that an object of kind changed. It never
 // blocks.
 func (h *hub) notify(kind string) {
+	h.changes.Add(1)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
@@ -52,6 +57,9 @@ func (h *hub) notify(kind string) {
 		}
 	}
 }
+
+// generation returns the count of notifications so far.
+func (h *hub) generation() uint64 { return h.changes.Load() }
 
 // take returns the kinds changed since the last take, sorted.
 func (s *subscription) take() []string {

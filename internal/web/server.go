@@ -272,6 +272,10 @@ type page struct {
 	Skipped     []string
 	Warn        time.Duration
 	Message     string
+	// Generation is the hub's count of changes the page's data has seen;
+	// the event stream's hello tells the script the count now, so that a
+	// change between the page and its stream is not missed.
+	Generation uint64
 }
 
 func (s *Server) now() time.Time {
@@ -310,7 +314,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, p *
 func (s *Server) inventory(w http.ResponseWriter, r *http.Request) {
 	q := parseQuery(r)
 	snap := s.gather(r.Context(), q.Namespace)
-	p := &page{Title: "Inventory", Page: "inventory", Query: q, Namespaces: snap.namespaces, Skipped: snap.skipped}
+	p := &page{Title: "Inventory", Page: "inventory", Query: q, Namespaces: snap.namespaces, Skipped: snap.skipped, Generation: snap.generation}
 	if q.Error == "" {
 		p.Report = estate.NewReport(&snap.input, estate.Options{Now: s.now(), Warn: s.o.Warn, Filter: q.filter})
 	}
@@ -334,7 +338,7 @@ func (s *Server) inventoryJSON(w http.ResponseWriter, r *http.Request) {
 func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	q := parseQuery(r)
 	snap := s.gather(r.Context(), q.Namespace)
-	p := &page{Title: "Expiry timeline", Page: "timeline", Query: q, Namespaces: snap.namespaces, Skipped: snap.skipped}
+	p := &page{Title: "Expiry timeline", Page: "timeline", Query: q, Namespaces: snap.namespaces, Skipped: snap.skipped, Generation: snap.generation}
 	if q.Error == "" {
 		now := s.now()
 		p.Report = estate.NewReport(&snap.input, estate.Options{Now: now, Warn: s.o.Warn, Filter: q.filter})
@@ -351,7 +355,7 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 		states[rowKey(row.Kind, row.Namespace, row.Name)] = row.State
 	}
 	in := &snap.input
-	p := &page{Title: "Issuer graph", Page: "graph", Query: q, Namespaces: snap.namespaces, Skipped: snap.skipped}
+	p := &page{Title: "Issuer graph", Page: "graph", Query: q, Namespaces: snap.namespaces, Skipped: snap.skipped, Generation: snap.generation}
 	p.Graph = buildGraph(graphInput{
 		Certificates: in.Certificates, Issuers: in.Issuers, ClusterIssuers: in.ClusterIssuers,
 		CSRs: in.CertificateSigningRequests, PCRs: in.PodCertificateRequests,
@@ -376,7 +380,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	sub, cancel := s.hub.subscribe()
 	defer cancel()
 	ctx := r.Context()
-	if _, err := fmt.Fprint(w, "retry: 2000\nevent: hello\ndata: {}\n\n"); err != nil {
+	// Read after subscribing: every later change is streamed, and the page
+	// learns whether any came between its listing and now.
+	if _, err := fmt.Fprintf(w, "retry: 2000\nevent: hello\ndata: {\"generation\":%d}\n\n", s.hub.generation()); err != nil {
 		return
 	}
 	flusher.Flush()

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -418,5 +420,56 @@ func TestShortDuration(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestGenerationBetweenPageAndStream: a change between a page's listing
+// and its event stream is not lost. The page carries the count of changes
+// it saw, the stream's hello the count now; the script fetches the view
+// again when they differ (app.js).
+func TestGenerationBetweenPageAndStream(t *testing.T) {
+	s, _ := testServer(t, nil)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	pageGeneration := func() string {
+		body := get(t, s, "/").Body.String()
+		m := regexp.MustCompile(`id="live"[^>]* data-generation="(\d+)"`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("the page has no generation:\n%s", body)
+		}
+		return m[1]
+	}
+	helloGeneration := func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		lines := bufio.NewScanner(resp.Body)
+		for lines.Scan() {
+			if lines.Text() == "event: hello" && lines.Scan() {
+				var hello struct {
+					Generation *uint64 `json:"generation"`
+				}
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(lines.Text(), "data: ")), &hello); err != nil || hello.Generation == nil {
+					t.Fatalf("hello %q: %v", lines.Text(), err)
+				}
+				return strconv.FormatUint(*hello.Generation, 10)
+			}
+		}
+		t.Fatalf("no hello: %v", lines.Err())
+		return ""
+	}
+	page := pageGeneration()
+	if hello := helloGeneration(); hello != page {
+		t.Errorf("nothing changed, but the page says %s and the hello %s", page, hello)
+	}
+	page = pageGeneration()
+	s.hub.notify(estate.KindCSR)
+	if hello := helloGeneration(); hello == page {
+		t.Errorf("a change after the page was listed: the page and the hello both say %s", page)
 	}
 }

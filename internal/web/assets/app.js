@@ -62,9 +62,17 @@
 
   let opened = false;
   const events = new EventSource("/events");
-  events.addEventListener("hello", function () {
-    // After a reconnection, changes may have been missed.
-    if (opened) {
+  events.addEventListener("hello", function (e) {
+    // After a reconnection changes may have been missed, and so may they
+    // between the page's listing and its stream: the hello says how many
+    // changes the server has seen, the page how many it had.
+    let generation = "";
+    try {
+      generation = String(JSON.parse(e.data).generation);
+    } catch (err) {
+      generation = "";
+    }
+    if (opened || generation !== live.dataset.generation) {
       schedule();
     }
     opened = true;
