@@ -328,18 +328,26 @@ func TestPagesWithAuth(t *testing.T) {
 	}
 }
 
-func TestEventStream(t *testing.T) {
-	s, _ := testServer(t, nil)
-	srv := httptest.NewServer(s)
-	defer srv.Close()
+// openEvents opens the server's event stream for at most 10 s; it is
+// closed when the test ends.
+func openEvents(t *testing.T, srv *httptest.Server) *http.Response {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = resp.Body.Close() }()
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	return resp
+}
+
+func TestEventStream(t *testing.T) {
+	s, _ := testServer(t, nil)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close) // after the streams close: cleanups run last first
+	resp := openEvents(t, srv)
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q", ct)
 	}
@@ -430,7 +438,7 @@ func TestShortDuration(t *testing.T) {
 func TestGenerationBetweenPageAndStream(t *testing.T) {
 	s, _ := testServer(t, nil)
 	srv := httptest.NewServer(s)
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the streams close: cleanups run last first
 	pageGeneration := func() string {
 		body := get(t, s, "/").Body.String()
 		m := regexp.MustCompile(`id="live"[^>]* data-generation="(\d+)"`).FindStringSubmatch(body)
@@ -440,15 +448,7 @@ func TestGenerationBetweenPageAndStream(t *testing.T) {
 		return m[1]
 	}
 	helloGeneration := func() string {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		lines := bufio.NewScanner(resp.Body)
+		lines := bufio.NewScanner(openEvents(t, srv).Body)
 		for lines.Scan() {
 			if lines.Text() == "event: hello" && lines.Scan() {
 				var hello struct {
