@@ -328,9 +328,9 @@ func TestPagesWithAuth(t *testing.T) {
 	}
 }
 
-// openEvents opens the server's event stream for at most 10 s; it is
-// closed when the test ends.
-func openEvents(t *testing.T, srv *httptest.Server) *http.Response {
+// openEvents opens the server's event stream for at most 10 s and returns
+// its header and its lines; it is closed when the test ends.
+func openEvents(t *testing.T, srv *httptest.Server) (http.Header, *bufio.Scanner) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -340,18 +340,17 @@ func openEvents(t *testing.T, srv *httptest.Server) *http.Response {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = resp.Body.Close() })
-	return resp
+	return resp.Header, bufio.NewScanner(resp.Body)
 }
 
 func TestEventStream(t *testing.T) {
 	s, _ := testServer(t, nil)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close) // after the streams close: cleanups run last first
-	resp := openEvents(t, srv)
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+	header, lines := openEvents(t, srv)
+	if ct := header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	lines := bufio.NewScanner(resp.Body)
 	next := func(prefix string) string {
 		for lines.Scan() {
 			if strings.HasPrefix(lines.Text(), prefix) {
@@ -448,7 +447,7 @@ func TestGenerationBetweenPageAndStream(t *testing.T) {
 		return m[1]
 	}
 	helloGeneration := func() string {
-		lines := bufio.NewScanner(openEvents(t, srv).Body)
+		_, lines := openEvents(t, srv)
 		for lines.Scan() {
 			if lines.Text() == "event: hello" && lines.Scan() {
 				var hello struct {
