@@ -139,7 +139,13 @@ func (in *interner) certificate(c *cmv1.Certificate) {
 	}
 	for i := range c.Status.Conditions {
 		cond := &c.Status.Conditions[i]
-		cond.Type, cond.Reason, cond.Message = in.str(cond.Type), in.str(cond.Reason), in.str(cond.Message)
+		cond.Type, cond.Reason = in.str(cond.Type), in.str(cond.Reason)
 		cond.Status = cmv1.ConditionStatus(in.str(string(cond.Status)))
+		// The message of a true condition is the same for every Certificate
+		// at rest; a false one names what went wrong, and would only fill
+		// the table.
+		if cond.Status == cmv1.ConditionTrue {
+			cond.Message = in.str(cond.Message)
+		}
 	}
 }

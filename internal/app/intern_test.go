@@ -103,6 +103,12 @@ func TestInterner(t *testing.T) {
 		!sameString(string(c1.Spec.Usages[1]), string(c2.Spec.Usages[1])) || !sameString(c1.Spec.PrivateKey.Algorithm, c2.Spec.PrivateKey.Algorithm) {
 		t.Error("recurring Certificate fields not shared")
 	}
+	failed := readyCertificate(t, 3)
+	failed.Status.Conditions[0].Status, failed.Status.Conditions[0].Message = cmv1.ConditionFalse, "Issuer \"ca\" not found in namespace growth-03"
+	in.certificate(failed)
+	if _, ok := in.strs[failed.Status.Conditions[0].Message]; ok {
+		t.Error("the message of a false condition went into the table")
+	}
 	if wantC := readyCertificate(t, 1); !equality.Semantic.DeepEqual(wantC, c1) {
 		t.Errorf("interning changed the Certificate:\n%v\n%v", wantC, c1)
 	}
