@@ -186,14 +186,20 @@ func startVault(t testing.TB, devTLS bool) *devVault {
 
 var unsealKeyRE = regexp.MustCompile(`(?m)^Unseal Key: (\S+)$`)
 
-// unsealKey returns the key the dev server printed.
+// unsealKey returns the key the dev server printed. Vault prints it in its
+// banner, which may come after sys/health first answers: it waits for it.
 func (v *devVault) unsealKey(t testing.TB) string {
 	t.Helper()
-	m := unsealKeyRE.FindStringSubmatch(v.out.String())
-	if m == nil {
-		t.Fatal("vault printed no unseal key")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := unsealKeyRE.FindStringSubmatch(v.out.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("vault printed no unseal key in 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return m[1]
 }
 
 func tail(s string, n int) string {
