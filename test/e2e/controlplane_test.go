@@ -285,6 +285,9 @@ func startUp(t testing.TB, dataDir string, port int, extra ...string) *upProcess
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	// A test binary that dies (a panic skips the cleanups) takes its `up`
+	// with it, and `up` stops its components as on Ctrl-C.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
