@@ -70,12 +70,12 @@ func (in *interner) data(b []byte) []byte {
 // object; the values of the others (names, SANs, hashes) are each their
 // own, and a table of them would only cost memory.
 var sharedValues = map[string]bool{
-	"cert-manager.io/issuer-name":  true,
-	"cert-manager.io/issuer-kind":  true,
-	"cert-manager.io/issuer-group": true,
-	"cert-manager.io/ip-sans":      true,
-	"cert-manager.io/uri-sans":     true,
-	"cert-manager.io/revision":     true,
+	certpolicy.AnnotationIssuerName:  true,
+	certpolicy.AnnotationIssuerKind:  true,
+	certpolicy.AnnotationIssuerGroup: true,
+	certpolicy.AnnotationIPSANs:      true,
+	certpolicy.AnnotationURISANs:     true,
+	certpolicy.AnnotationRevision:    true,
 }
 
 // meta interns an object's namespace, label keys and values, annotation

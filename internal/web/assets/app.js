@@ -70,7 +70,7 @@
     try {
       generation = String(JSON.parse(e.data).generation);
     } catch (err) {
-      generation = "";
+      // an old server's hello has no count: fetch again
     }
     if (opened || generation !== live.dataset.generation) {
       schedule();
