@@ -223,6 +223,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
+	if err := addMemoryReleaser(mgr); err != nil {
+		return nil, err
+	}
 
 	if enabled.Enabled(CSRSigning, onByDefault(CSRSigning, o)) {
 		files, err := o.Signing.CAs()

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"maps"
+	"reflect"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,11 +58,62 @@ func TestCacheTransform(t *testing.T) {
 	}
 	// Other objects lose only their managed fields: certplane may write
 	// them whole, and kubectl's copy must survive that.
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Annotations: maps.Clone(applied), ManagedFields: managed}}
-	if _, err := transform(sec); err != nil {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "s", Annotations: maps.Clone(applied), ManagedFields: managed}, Data: map[string]string{"k": "v"}}
+	if _, err := transform(cm); err != nil {
 		t.Fatal(err)
 	}
-	if sec.ManagedFields != nil || len(sec.Annotations) != 2 {
-		t.Errorf("a Secret keeps annotations %v, managed fields %v; want both and none", sec.Annotations, sec.ManagedFields)
+	if cm.ManagedFields != nil || len(cm.Annotations) != 2 || cm.Data["k"] != "v" {
+		t.Errorf("a ConfigMap keeps annotations %v, data %v, managed fields %v; want both, k and none", cm.Annotations, cm.Data, cm.ManagedFields)
+	}
+}
+
+// TestSlimSecret: a cached Secret keeps its certificates, the annotations
+// that name its Certificate and issuer, and its labels; never its private
+// key, keystores or other data. Secrets with the same labels share them.
+func TestSlimSecret(t *testing.T) {
+	transform := cacheTransform(newInterner(internLimit))
+	s1, s2 := issuedSecret(t, 1), issuedSecret(t, 2)
+	s1.Data["keystore.p12"], s1.Data["extra"] = []byte("p12"), []byte("x")
+	s1.StringData = map[string]string{"tls.key": "k"}
+	s1.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "certplane"}}
+	want := issuedSecret(t, 1)
+	for _, s := range []*corev1.Secret{s1, s2} {
+		if _, err := transform(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := slices.Sorted(maps.Keys(s1.Data)); !slices.Equal(got, []string{"ca.crt", "tls.crt"}) {
+		t.Errorf("cached data keys %v, want ca.crt and tls.crt", got)
+	}
+	if !bytes.Equal(s1.Data["tls.crt"], want.Data["tls.crt"]) || !bytes.Equal(s1.Data["ca.crt"], want.Data["ca.crt"]) {
+		t.Error("the cached certificates changed")
+	}
+	if s1.StringData != nil || s1.ManagedFields != nil {
+		t.Errorf("stringData %v, managed fields %v kept", s1.StringData, s1.ManagedFields)
+	}
+	wantA := map[string]string{}
+	for _, k := range []string{"cert-manager.io/certificate-name", "cert-manager.io/issuer-name", "cert-manager.io/issuer-kind", "cert-manager.io/issuer-group"} {
+		wantA[k] = want.Annotations[k]
+	}
+	if !maps.Equal(s1.Annotations, wantA) {
+		t.Errorf("cached annotations %v, want %v", s1.Annotations, wantA)
+	}
+	if !maps.Equal(s1.Labels, want.Labels) || !maps.Equal(s2.Labels, want.Labels) {
+		t.Errorf("labels %v and %v, want %v", s1.Labels, s2.Labels, want.Labels)
+	}
+	if reflect.ValueOf(s1.Labels).UnsafePointer() != reflect.ValueOf(s2.Labels).UnsafePointer() {
+		t.Error("two Secrets with the same labels keep two maps")
+	}
+	s3 := issuedSecret(t, 3)
+	s3.Labels["team"] = "a"
+	if _, err := transform(s3); err != nil {
+		t.Fatal(err)
+	}
+	if len(s3.Labels) != 2 || s3.Labels["team"] != "a" || len(s1.Labels) != 1 {
+		t.Errorf("other labels %v changed or changed the shared ones %v", s3.Labels, s1.Labels)
+	}
+	empty := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "e"}, Data: map[string][]byte{"tls.key": []byte("k")}}
+	if _, err := transform(empty); err != nil || empty.Data != nil || empty.Annotations != nil {
+		t.Errorf("a Secret with only a key keeps data %v annotations %v (%v)", empty.Data, empty.Annotations, err)
 	}
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,13 +26,16 @@ type interner struct {
 	mu    sync.Mutex
 	strs  map[string]string
 	bytes map[string][]byte
-	max   int
+	// labels are whole label sets: every certplane Secret carries the same
+	// one or few, and a Go map costs some 300 bytes however short it is.
+	labels map[string]map[string]string
+	max    int
 }
 
 // newInterner returns an interner of at most max strings and max byte
 // slices.
 func newInterner(max int) *interner {
-	return &interner{strs: map[string]string{}, bytes: map[string][]byte{}, max: max}
+	return &interner{strs: map[string]string{}, bytes: map[string][]byte{}, labels: map[string]map[string]string{}, max: max}
 }
 
 // str returns the shared copy of s, making s the shared copy when there is
@@ -78,16 +83,55 @@ var sharedValues = map[string]bool{
 	certpolicy.AnnotationRevision:    true,
 }
 
-// meta interns an object's namespace, label keys and values, annotation
-// keys (and the values of sharedValues) and owner references' kinds.
+// meta interns an object's namespace, label set, annotation keys (and the
+// values of sharedValues) and owner references' kinds.
 func (in *interner) meta(m *metav1.ObjectMeta) {
 	m.Namespace = in.str(m.Namespace)
-	m.Labels = in.stringMap(m.Labels, func(string) bool { return true })
+	m.Labels = in.labelSet(m.Labels)
 	m.Annotations = in.stringMap(m.Annotations, func(k string) bool { return sharedValues[k] })
 	for i := range m.OwnerReferences {
 		r := &m.OwnerReferences[i]
 		r.APIVersion, r.Kind = in.str(r.APIVersion), in.str(r.Kind)
 	}
+}
+
+// labelSet returns the shared copy of the label set m (keys and values),
+// making a copy of m with shared strings the shared one when there is none
+// and the table has room.
+func (in *interner) labelSet(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var id strings.Builder
+	for _, k := range keys {
+		id.WriteString(k)
+		id.WriteByte(0)
+		id.WriteString(m[k])
+		id.WriteByte(0)
+	}
+	in.mu.Lock()
+	shared, ok := in.labels[id.String()]
+	full := len(in.labels) >= in.max
+	in.mu.Unlock()
+	if ok {
+		return shared
+	}
+	out := in.stringMap(m, func(string) bool { return true })
+	if !full {
+		in.mu.Lock()
+		if shared, ok := in.labels[id.String()]; ok {
+			out = shared
+		} else {
+			in.labels[id.String()] = out
+		}
+		in.mu.Unlock()
+	}
+	return out
 }
 
 // stringMap rebuilds m with shared keys, and shared values where

@@ -91,6 +91,7 @@ type syncCounter struct {
 
 func (s *syncCounter) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	syncCalls.WithLabelValues(s.controller).Inc()
+	reconciles.Add(1)
 	res, err := s.next.Reconcile(ctx, req)
 	if err != nil && !apierrors.IsConflict(err) {
 		syncErrors.WithLabelValues(s.controller).Inc()

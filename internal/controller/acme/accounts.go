@@ -146,15 +146,30 @@ func (a *Accounts) Key(ctx context.Context, namespace string, spec *cmv1.ACMEIss
 	if entry == "" {
 		entry = DefaultKeyName
 	}
+	a.mu.Lock()
+	p, ok := a.keys[name]
+	a.mu.Unlock()
+	if ok && p.uid == string(secret.UID) && p.resourceVersion == secret.ResourceVersion {
+		return p.key, p.hash, p.err
+	}
+	// A cached Secret holds no private key (internal/app's cache
+	// transform): a changed one is read whole from the apiserver.
+	if a.APIReader != nil {
+		s := &corev1.Secret{}
+		if err := a.APIReader.Get(ctx, name, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, "", nil
+			}
+			return nil, "", err
+		}
+		secret = s
+	}
 	if len(secret.Data[entry]) == 0 {
 		return nil, "", nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if p, ok := a.keys[name]; ok && p.uid == string(secret.UID) && p.resourceVersion == secret.ResourceVersion {
-		return p.key, p.hash, p.err
-	}
-	p := parsedKey{uid: string(secret.UID), resourceVersion: secret.ResourceVersion}
+	p = parsedKey{uid: string(secret.UID), resourceVersion: secret.ResourceVersion}
 	p.key, p.err = acmeproto.ParseAccountKey(secret.Data[entry])
 	if errors.Is(p.err, acmeproto.ErrNotRSA) {
 		p.err = fmt.Errorf("ACME private key in %q is not of type RSA", name.Name)

@@ -67,7 +67,8 @@ type CertificateReconciler struct {
 	// Reader reads Certificates (the cache).
 	Reader client.Reader
 	// Secrets reads the Secrets certplane caches (labelled
-	// controller.cert-manager.io/fao=true); APIReader reads the others.
+	// controller.cert-manager.io/fao=true), which may lack their keys and
+	// most annotations; APIReader reads whole Secrets.
 	Secrets   client.Reader
 	APIReader client.Reader
 	// Writer creates and updates Secrets; Status updates Certificates.
@@ -272,15 +273,21 @@ func (r *CertificateReconciler) liveSecret(ctx context.Context, crt *cmv1.Certif
 	return readSecret(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}, r.APIReader)
 }
 
-// secret reads the Certificate's Secret: from the cache, or from the
-// apiserver when the cache does not have it but the Certificate says it was
-// issued (the Secret lost its label, or the cache is behind).
+// secret reads the Certificate's Secret from the apiserver, when the
+// cache has it or the Certificate says it was issued (the Secret may have
+// lost its label, or the cache be behind); nil when it does not exist. The
+// cache holds Secrets without their private keys and most annotations
+// (internal/app's cache transform), so it only tells whether there is one:
+// a new Certificate whose Secret the cache does not hold is issued with no
+// read at all.
 func (r *CertificateReconciler) secret(ctx context.Context, crt *cmv1.Certificate) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}
-	if crt.Status.Revision != nil {
-		return readSecret(ctx, key, r.Secrets, r.APIReader)
+	if crt.Status.Revision == nil {
+		if cached, err := readSecret(ctx, key, r.Secrets); err != nil || cached == nil {
+			return nil, err
+		}
 	}
-	return readSecret(ctx, key, r.Secrets)
+	return readSecret(ctx, key, r.APIReader)
 }
 
 // backoff is how long the Certificate must still wait after failed

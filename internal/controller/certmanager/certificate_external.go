@@ -162,11 +162,9 @@ func (r *CertificateReconciler) requestExternal(ctx context.Context, crt *cmv1.C
 // it in a new Secret, and returns it with that Secret's name.
 func (r *CertificateReconciler) nextKey(ctx context.Context, crt *cmv1.Certificate, request *certpolicy.Request, d certpolicy.Decision) (crypto.Signer, string, error) {
 	if name := crt.Status.NextPrivateKeySecretName; name != nil {
+		// Live: the cache holds no private keys.
 		s := &corev1.Secret{}
-		err := r.Secrets.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: *name}, s)
-		if apierrors.IsNotFound(err) { // just created, or the cache is behind
-			err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: *name}, s)
-		}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: *name}, s)
 		if err == nil {
 			if k, err := pki.ParsePrivateKeyPEM(s.Data[corev1.TLSPrivateKeyKey]); err == nil {
 				return k, *name, nil
@@ -209,10 +207,7 @@ func (r *CertificateReconciler) completeExternal(ctx context.Context, crt *cmv1.
 	}
 	keyName := cr.Annotations[crpolicy.AnnotationPrivateKeySecretName]
 	ks := &corev1.Secret{}
-	err = r.Secrets.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: keyName}, ks)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: keyName}, ks)
-	}
+	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: crt.Namespace, Name: keyName}, ks) // the cache holds no keys
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			// The key is gone: ask again with a new one.

@@ -134,6 +134,16 @@ func (r *Issuers) caReadiness(ctx context.Context, spec *cmv1.IssuerSpec, secret
 		!now.Before(p.readiness.CA.Certificate.NotBefore) && now.Before(p.readiness.CA.Certificate.NotAfter) {
 		return p.readiness, nil
 	}
+	// The cache holds Secrets without their keys: a CA is read whole from
+	// the apiserver when its Secret changed.
+	full, err := readSecret(ctx, key, r.APIReader)
+	if err != nil {
+		return issuerpolicy.Readiness{}, err
+	}
+	if full == nil {
+		return issuerpolicy.Evaluate(spec, spec.CA.SecretName, nil, now), nil
+	}
+	secret = full
 	res, err := evaluateCAIssuer(ctx, r.Keys, spec, spec.CA.SecretName, secret, now)
 	if err != nil {
 		return res, err
