@@ -25,11 +25,17 @@ func TestUpRunsKubeControllerManager(t *testing.T) {
 		t.Errorf("kube-controller-manager's log: %v", err)
 	}
 	// controllers.log is for people: RFC 3339 times, not JSON with epochs.
-	logData, err := os.ReadFile(filepath.Join(data, "logs", "controllers.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, _, _ := strings.Cut(string(logData), "\n")
+	// Its first line may come a moment after up said it is up.
+	var first string
+	waitFor(t, 30*time.Second, "a first line in controllers.log", func() bool {
+		logData, err := os.ReadFile(filepath.Join(data, "logs", "controllers.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var complete bool
+		first, _, complete = strings.Cut(string(logData), "\n")
+		return complete
+	})
 	stamp, _, _ := strings.Cut(first, "\t")
 	if _, err := time.Parse(time.RFC3339Nano, stamp); err != nil || strings.HasPrefix(first, "{") {
 		t.Errorf("controllers.log does not start with an RFC 3339 time: %q", first)
