@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -13,39 +14,54 @@ import (
 // reconciles counts the reconciles of every controller (syncCounter).
 var reconciles atomic.Uint64
 
-// Returning memory to the OS after a burst of work: how often to look, how
-// long the controllers must have been idle, and how many reconciles the
-// burst must have had.
-const (
-	releaseEvery = 10 * time.Second
-	releaseIdle  = 30 * time.Second
-	releaseMin   = 100
+// releasePolicy says when memory freed by a burst of reconciles goes back
+// to the OS (releaseDue).
+type releasePolicy struct {
+	// Idle is how long the controllers must have been quiet: no more than
+	// Slack reconciles between two looks (the ClusterTrustBundle publishers
+	// check their bundles every 30 s, and renewals trickle in at any time
+	// in a large cluster). Min is how many reconciles the burst must have
+	// had since the last release.
+	Idle  time.Duration
+	Slack uint64
+	Min   uint64
+}
+
+// defaultRelease looks every 10 s; quiet is at most 20 reconciles in
+// those 10 s.
+var (
+	releaseEvery   = 10 * time.Second
+	defaultRelease = releasePolicy{Idle: 30 * time.Second, Slack: 20, Min: 100}
 )
 
 // releaseState is what releaseDue remembers between looks.
 type releaseState struct {
-	// seen is the count of reconciles at the last look, changed when it
-	// last changed; released is the count at the last release.
+	// seen is the count of reconciles at the last look, busy when a look
+	// last found more than Slack new ones, and burst whether one did since
+	// the last release; released is the count at the last release.
 	seen, released uint64
-	changed        time.Time
+	busy           time.Time
+	burst          bool
 }
 
 // releaseDue decides, at each look, whether to return the memory a burst
-// of reconciles freed to the OS: once at least min reconciles ran since
-// the last release, and none for idle. A burst (issuing, or the resync of
-// every Certificate at start) leaves its garbage and the heap's headroom
-// resident; Go gives back only what is above its heap goal, which is half
-// again the live heap (GOGC=50), and nothing at all until a collection
-// runs, which an idle process does only every two minutes. Single
-// renewals, which come at any time in a large cluster, never add up to a
-// full collection each.
-func releaseDue(st releaseState, count uint64, now time.Time, idle time.Duration, minimum uint64) (releaseState, bool) {
-	if count != st.seen {
-		st.seen, st.changed = count, now
+// of reconciles freed to the OS: once a burst (more than p.Slack between
+// two looks) came since the last release, at least p.Min reconciles ran
+// since then, and the controllers have been quiet for p.Idle. A burst
+// (issuing, or the resync of every Certificate at start) leaves its
+// garbage and the heap's headroom resident; Go gives back only what is
+// above its heap goal, which is half again the live heap (GOGC=50), and
+// nothing at all until a collection runs, which an idle process does only
+// every two minutes. A trickle of reconciles never adds up to a full
+// collection each.
+func releaseDue(st releaseState, count uint64, now time.Time, p releasePolicy) (releaseState, bool) {
+	if count-st.seen > p.Slack {
+		st.seen, st.busy, st.burst = count, now, true
 		return st, false
 	}
-	if count-st.released >= minimum && now.Sub(st.changed) >= idle {
-		st.released = count
+	st.seen = count
+	if st.burst && count-st.released >= p.Min && now.Sub(st.busy) >= p.Idle {
+		st.released, st.burst = count, false
 		return st, true
 	}
 	return st, false
@@ -55,8 +71,9 @@ func releaseDue(st releaseState, count uint64, now time.Time, idle time.Duration
 // of reconciles (releaseDue). It runs on the leader only: a standby does
 // no work.
 func addMemoryReleaser(mgr ctrl.Manager) error {
+	log := mgr.GetLogger().WithName("memory")
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		st := releaseState{changed: time.Now()}
+		st := releaseState{busy: time.Now()}
 		t := time.NewTicker(releaseEvery)
 		defer t.Stop()
 		for {
@@ -65,8 +82,13 @@ func addMemoryReleaser(mgr ctrl.Manager) error {
 				return nil
 			case now := <-t.C:
 				var due bool
-				if st, due = releaseDue(st, reconciles.Load(), now, releaseIdle, releaseMin); due {
+				if st, due = releaseDue(st, reconciles.Load(), now, defaultRelease); due {
+					var before, after runtime.MemStats
+					runtime.ReadMemStats(&before)
 					debug.FreeOSMemory()
+					runtime.ReadMemStats(&after)
+					log.Info("returned freed memory to the OS after a burst of reconciles",
+						"liveHeapMB", after.HeapAlloc>>20, "returnedMB", int64(after.HeapReleased-before.HeapReleased)>>20)
 				}
 			}
 		}

@@ -237,8 +237,11 @@ spec: {ca: {secretName: growth-ca}}
 	restCPUShare := float64(processCPU(b, pid)-restCPU) / float64(time.Since(restCPUStart))
 	settleCPU = processCPU(b, pid) - settleCPU
 	rss, hwm := residentBytes(b, pid), peakRSS(b, pid)
+	// The profile collects garbage first (gc=1), after the readings: without
+	// it, the heap in use is as of a collection up to two cycles old, which
+	// may hold the last scrape's samples.
 	if profile != "" {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", pprofPort)); err != nil {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", pprofPort)); err != nil {
 			b.Logf("heap profile: %v", err)
 		} else {
 			p, _ := io.ReadAll(resp.Body)
