@@ -95,9 +95,29 @@ func (in *interner) meta(m *metav1.ObjectMeta) {
 	}
 }
 
+// requesterAnnotations are the annotations the apiserver records on every
+// Certificate (config/policy/certificate-identity-policy.yaml): the same
+// for all the Certificates one user or controller creates.
+var requesterAnnotations = map[string]bool{
+	certpolicy.AnnotationRequester:       true,
+	certpolicy.AnnotationRequesterUID:    true,
+	certpolicy.AnnotationRequesterGroups: true,
+}
+
+// certificateAnnotations shares a Certificate's annotations as a whole set
+// when they are only the requester's, and otherwise as meta does.
+func (in *interner) certificateAnnotations(m map[string]string) map[string]string {
+	for k := range m {
+		if !requesterAnnotations[k] {
+			return in.stringMap(m, func(k string) bool { return sharedValues[k] })
+		}
+	}
+	return in.labelSet(m)
+}
+
 // labelSet returns the shared copy of the label set m (keys and values),
 // making a copy of m with shared strings the shared one when there is none
-// and the table has room.
+// and the table has room. It serves annotation sets too.
 func (in *interner) labelSet(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return m
@@ -168,10 +188,14 @@ func (in *interner) secret(s *corev1.Secret) {
 	s.Data = out
 }
 
-// certificate interns a cached Certificate: its metadata, issuer
-// reference, key settings, usages and conditions.
+// certificate interns a cached Certificate: its metadata (the requester's
+// annotations as a whole set), issuer reference, key settings, usages and
+// conditions.
 func (in *interner) certificate(c *cmv1.Certificate) {
+	annotations := c.Annotations
+	c.Annotations = nil
 	in.meta(&c.ObjectMeta)
+	c.Annotations = in.certificateAnnotations(annotations)
 	c.APIVersion, c.Kind = in.str(c.APIVersion), in.str(c.Kind)
 	ref := &c.Spec.IssuerRef
 	ref.Name, ref.Kind, ref.Group = in.str(ref.Name), in.str(ref.Kind), in.str(ref.Group)

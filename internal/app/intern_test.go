@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -55,7 +56,8 @@ func issuedSecret(t testing.TB, i int) *corev1.Secret {
 // cache's informer decodes custom resources.
 func readyCertificate(t testing.TB, i int) *cmv1.Certificate {
 	t.Helper()
-	doc := fmt.Sprintf(`{"apiVersion":"cert-manager.io/v1","kind":"Certificate","metadata":{"name":"app-%06[1]d","namespace":"growth-%02[2]d","uid":"8a7f2c1e-4b7d-4f55-9d2a-0c1b2e3f4a5c","resourceVersion":"123457","generation":1,"creationTimestamp":"2026-12-03T06:00:00Z"},
+	doc := fmt.Sprintf(`{"apiVersion":"cert-manager.io/v1","kind":"Certificate","metadata":{"name":"app-%06[1]d","namespace":"growth-%02[2]d","uid":"8a7f2c1e-4b7d-4f55-9d2a-0c1b2e3f4a5c","resourceVersion":"123457","generation":1,"creationTimestamp":"2026-12-03T06:00:00Z",
+"annotations":{"certplane.io/requester":"kubernetes-admin","certplane.io/requester-uid":"","certplane.io/requester-groups":"kubeadm:cluster-admins,system:authenticated"}},
 "spec":{"secretName":"app-%06[1]d-tls","dnsNames":["app-%06[1]d.example.com"],"duration":"2160h0m0s","issuerRef":{"name":"ca","kind":"Issuer","group":"cert-manager.io"},"privateKey":{"algorithm":"ECDSA","size":256,"rotationPolicy":"Always"},"usages":["digital signature","key encipherment"]},
 "status":{"conditions":[{"type":"Ready","status":"True","lastTransitionTime":"2026-12-03T06:00:01Z","reason":"Ready","message":"Certificate is up to date and has not expired","observedGeneration":1}],"notBefore":"2026-12-03T06:00:00Z","notAfter":"2027-03-03T06:00:00Z","renewalTime":"2027-02-01T06:00:00Z","revision":1}}`, i, i%10)
 	c := &cmv1.Certificate{}
@@ -105,6 +107,16 @@ func TestInterner(t *testing.T) {
 	if !sameString(c1.Status.Conditions[0].Message, c2.Status.Conditions[0].Message) || !sameString(c1.Spec.IssuerRef.Group, c2.Spec.IssuerRef.Group) ||
 		!sameString(string(c1.Spec.Usages[1]), string(c2.Spec.Usages[1])) || !sameString(c1.Spec.PrivateKey.Algorithm, c2.Spec.PrivateKey.Algorithm) {
 		t.Error("recurring Certificate fields not shared")
+	}
+	if reflect.ValueOf(c1.Annotations).UnsafePointer() != reflect.ValueOf(c2.Annotations).UnsafePointer() {
+		t.Error("two Certificates of one requester keep two annotation maps")
+	}
+	own := readyCertificate(t, 4)
+	own.Annotations["team"] = "a"
+	in.certificate(own)
+	if len(own.Annotations) != 4 || own.Annotations["team"] != "a" || len(c1.Annotations) != 3 ||
+		reflect.ValueOf(own.Annotations).UnsafePointer() == reflect.ValueOf(c1.Annotations).UnsafePointer() {
+		t.Errorf("a Certificate's own annotations %v changed, or changed the shared ones %v", own.Annotations, c1.Annotations)
 	}
 	failed := readyCertificate(t, 3)
 	failed.Status.Conditions[0].Status, failed.Status.Conditions[0].Message = cmv1.ConditionFalse, "Issuer \"ca\" not found in namespace growth-03"

@@ -47,6 +47,9 @@ type Issuers struct {
 type parsedCA struct {
 	uid, resourceVersion string
 	readiness            issuerpolicy.Readiness
+	// secret is the CA's Secret as read whole, at resourceVersion: a CA
+	// that is not ready is decided again from it, without another read.
+	secret *corev1.Secret
 }
 
 // Resolve finds the issuer ref names from namespace and decides whether it
@@ -136,14 +139,18 @@ func (r *Issuers) caReadiness(ctx context.Context, spec *cmv1.IssuerSpec, secret
 	}
 	// The cache holds Secrets without their keys: a CA is read whole from
 	// the apiserver when its Secret changed.
-	full, err := readSecret(ctx, key, r.APIReader)
-	if err != nil {
-		return issuerpolicy.Readiness{}, err
+	if ok && p.uid == string(secret.UID) && p.resourceVersion == secret.ResourceVersion && p.secret != nil {
+		secret = p.secret
+	} else {
+		full, err := readSecret(ctx, key, r.APIReader)
+		if err != nil {
+			return issuerpolicy.Readiness{}, err
+		}
+		if full == nil {
+			return issuerpolicy.Evaluate(spec, spec.CA.SecretName, nil, now), nil
+		}
+		secret = full
 	}
-	if full == nil {
-		return issuerpolicy.Evaluate(spec, spec.CA.SecretName, nil, now), nil
-	}
-	secret = full
 	res, err := evaluateCAIssuer(ctx, r.Keys, spec, spec.CA.SecretName, secret, now)
 	if err != nil {
 		return res, err
@@ -152,7 +159,7 @@ func (r *Issuers) caReadiness(ctx context.Context, spec *cmv1.IssuerSpec, secret
 	if r.cas == nil {
 		r.cas = map[types.NamespacedName]parsedCA{}
 	}
-	r.cas[key] = parsedCA{uid: string(secret.UID), resourceVersion: secret.ResourceVersion, readiness: res}
+	r.cas[key] = parsedCA{uid: string(secret.UID), resourceVersion: secret.ResourceVersion, readiness: res, secret: secret}
 	r.mu.Unlock()
 	return res, nil
 }
