@@ -521,42 +521,6 @@ func checkServer(kubeconfig, url string) error {
 	return nil
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	ports, err := freePorts(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
-}
-
-// freePorts returns n distinct free ports, holding each until all are
-// chosen so that none is handed out twice.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free port: %w", err)
-		}
-		defer func() { _ = l.Close() }()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-func checkPortFree(port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		var errno *net.OpError
-		if errors.As(err, &errno) {
-			return errno.Err
-		}
-		return err
-	}
-	return l.Close()
-}
-
 // tlsClient is an HTTPS client that trusts caFile and presents the pair
 // base.crt/base.key, both under pkiDir.
 func tlsClient(pkiDir, caFile, base string) (*http.Client, error) {

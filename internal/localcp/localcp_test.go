@@ -86,3 +86,48 @@ func FuzzLoadState(f *testing.F) {
 		}
 	})
 }
+
+func TestChoiceRange(t *testing.T) {
+	for _, tt := range []struct {
+		in     string
+		lo, hi int
+	}{
+		{"32768\t60999\n", 20000, 32768},
+		{"1024 65535", 0, 0},  // no room below the kernel's range
+		{"20500 60999", 0, 0}, // fewer than minPorts below it
+		{"21000 60999", 20000, 21000},
+		{"", 0, 0}, // no file
+		{"x 60999", 0, 0},
+		{"32768", 0, 0},
+		{"70000 80000", 0, 0},
+	} {
+		if lo, hi := choiceRange(tt.in); lo != tt.lo || hi != tt.hi {
+			t.Errorf("choiceRange(%q) = %d, %d, want %d, %d", tt.in, lo, hi, tt.lo, tt.hi)
+		}
+	}
+}
+
+func TestFreePortsBelowOutgoingRange(t *testing.T) {
+	data, err := os.ReadFile(portRangeFile)
+	if err != nil {
+		t.Skipf("no %s: %v", portRangeFile, err)
+	}
+	lo, hi := choiceRange(string(data))
+	ports, err := freePorts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Errorf("port %d handed out twice in %v", p, ports)
+		}
+		seen[p] = true
+		if hi > lo && (p < lo || p >= hi) {
+			t.Errorf("port %d outside [%d, %d), where outgoing connections cannot take it", p, lo, hi)
+		}
+		if err := checkPortFree(p); err != nil {
+			t.Errorf("port %d is not free after freePorts returned: %v", p, err)
+		}
+	}
+}
