@@ -179,6 +179,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme: scheme,
 		// Only the Secrets certplane writes are cached, so memory does not
 		// grow with the cluster's other Secrets; the rest are read live.
+		// The cached ones are cached without their data (slimSecret).
 		// Managed fields are dropped from cached objects: nothing reads them;
 		// from Certificates kubectl's last-applied copy too, and Certificates
 		// and Secrets share their recurring values (cacheTransform).

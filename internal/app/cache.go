@@ -1,6 +1,9 @@
 package app
 
 import (
+	"maps"
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -68,47 +71,28 @@ func slimObject(in any) (any, error) {
 	return in, nil
 }
 
-// cachedSecretData are the data keys a cached Secret keeps: its
-// certificates, which the web view and the ClusterTrustBundle publisher
-// read from the cache for every Secret. cachedSecretAnnotations are the
-// annotations it keeps: the Certificate that wrote it, which maps the
-// Secret's events to that Certificate, and its issuer.
-var (
-	cachedSecretData        = []string{corev1.TLSCertKey, certpolicy.KeyCA}
-	cachedSecretAnnotations = []string{certpolicy.AnnotationCertName, certpolicy.AnnotationIssuerName, certpolicy.AnnotationIssuerKind, certpolicy.AnnotationIssuerGroup}
-)
+// cachedSecretAnnotations are the annotations a cached Secret keeps: the
+// Certificate that wrote it, which maps the Secret's events to that
+// Certificate, and its issuer.
+var cachedSecretAnnotations = []string{certpolicy.AnnotationCertName, certpolicy.AnnotationIssuerName, certpolicy.AnnotationIssuerKind, certpolicy.AnnotationIssuerGroup}
 
-// slimSecret drops from a cached Secret what only the controller that
-// acts on it reads: its private key, keystores and any other data, and
-// the annotations beside cachedSecretAnnotations. Whoever needs them
-// reads the Secret live, which they do only when they act on it (issue,
-// renew, parse a CA key whose resourceVersion changed): at rest nobody
-// does. So the controller's memory holds no private key of any Secret,
-// and about a kilobyte less per Secret.
+// slimSecret drops from a cached Secret all its data and the annotations
+// beside cachedSecretAnnotations: the cache says which Secrets there are,
+// whose they are and when they change (their resourceVersion), which is
+// all anyone reads from it. Whoever needs what a Secret holds reads it
+// live, and only when they act on it: the certificates controller when it
+// issues or renews, a CA issuer once per resourceVersion, an ACME account
+// key when its Secret changed, the web view when a page is drawn, a
+// ClusterTrustBundle publisher while it keeps an old CA. At rest nobody
+// does. So the controller's memory holds no private key, and no
+// certificate, of the Secrets it is not acting on: about a kilobyte per
+// Secret.
 func slimSecret(s *corev1.Secret) {
-	s.StringData = nil
-	if len(s.Data) > 0 {
-		var kept map[string][]byte
-		for _, k := range cachedSecretData {
-			if v, ok := s.Data[k]; ok {
-				if kept == nil {
-					kept = make(map[string][]byte, len(cachedSecretData))
-				}
-				kept[k] = v
-			}
-		}
-		s.Data = kept
-	}
+	s.Data, s.StringData = nil, nil
 	if len(s.Annotations) > 0 {
-		var kept map[string]string
-		for _, k := range cachedSecretAnnotations {
-			if v, ok := s.Annotations[k]; ok {
-				if kept == nil {
-					kept = make(map[string]string, len(cachedSecretAnnotations))
-				}
-				kept[k] = v
-			}
+		maps.DeleteFunc(s.Annotations, func(k, _ string) bool { return !slices.Contains(cachedSecretAnnotations, k) })
+		if len(s.Annotations) == 0 {
+			s.Annotations = nil
 		}
-		s.Annotations = kept
 	}
 }

@@ -12,10 +12,9 @@ import (
 	"github.com/certplane/certplane/internal/certpolicy"
 )
 
-// interner hands out one shared copy of the strings and byte slices that
+// interner hands out one shared copy of the strings and label sets that
 // recur across the cached objects: annotation and label keys, issuer
-// references, condition reasons, the ca.crt of every Secret an issuer
-// signed. Each decoded object brings its own copy of them; at 100,000
+// references, condition reasons. Each decoded object brings its own copy of them; at 100,000
 // Certificates and their Secrets the copies are tens of megabytes.
 //
 // Its tables are bounded, so objects with many distinct values cost at most
@@ -23,19 +22,18 @@ import (
 // because the cache hands out deep copies (and its no-copy readers only
 // read).
 type interner struct {
-	mu    sync.Mutex
-	strs  map[string]string
-	bytes map[string][]byte
+	mu   sync.Mutex
+	strs map[string]string
 	// labels are whole label sets: every certplane Secret carries the same
 	// one or few, and a Go map costs some 300 bytes however short it is.
 	labels map[string]map[string]string
 	max    int
 }
 
-// newInterner returns an interner of at most max strings and max byte
-// slices.
+// newInterner returns an interner of at most max strings and max label
+// sets.
 func newInterner(max int) *interner {
-	return &interner{strs: map[string]string{}, bytes: map[string][]byte{}, labels: map[string]map[string]string{}, max: max}
+	return &interner{strs: map[string]string{}, labels: map[string]map[string]string{}, max: max}
 }
 
 // str returns the shared copy of s, making s the shared copy when there is
@@ -53,22 +51,6 @@ func (in *interner) str(s string) string {
 		in.strs[s] = s
 	}
 	return s
-}
-
-// data is str for byte slices.
-func (in *interner) data(b []byte) []byte {
-	if len(b) == 0 {
-		return b
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if v, ok := in.bytes[string(b)]; ok {
-		return v
-	}
-	if len(in.bytes) < in.max {
-		in.bytes[string(b)] = b
-	}
-	return b
 }
 
 // sharedValues are the annotations whose values recur from object to
@@ -171,21 +153,10 @@ func (in *interner) stringMap(m map[string]string, sharedValue func(string) bool
 	return out
 }
 
-// secret interns a cached Secret: its metadata, its data keys, and its
-// ca.crt, which every Secret of one issuer holds alike.
+// secret interns a cached Secret's metadata. Its data is not cached
+// (slimSecret).
 func (in *interner) secret(s *corev1.Secret) {
 	in.meta(&s.ObjectMeta)
-	if len(s.Data) == 0 {
-		return
-	}
-	out := make(map[string][]byte, len(s.Data))
-	for k, v := range s.Data {
-		if k == certpolicy.KeyCA {
-			v = in.data(v)
-		}
-		out[in.str(k)] = v
-	}
-	s.Data = out
 }
 
 // certificate interns a cached Certificate: its metadata (the requester's

@@ -68,7 +68,7 @@ func setupTrustBundles(mgr ctrl.Manager, cfg *rest.Config, o Options, enabled Co
 	}
 	if fromIssuers {
 		return (&certmanager.ClusterTrustBundlePublisher{
-			Client: mgr.GetClient(), Issuers: issuers,
+			Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Issuers: issuers,
 			CSRs: enabled.Enabled(CertificateSigningRequestsIssuer, true), PodCertificateRequests: pcrs,
 		}).SetupWithManager(mgr)
 	}

@@ -6,6 +6,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/web"
 )
 
@@ -49,7 +50,8 @@ func setupWeb(mgr ctrl.Manager, o Options) error {
 		ns = "cert-manager"
 	}
 	srv, err := web.New(web.Options{
-		Listener: ln, Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Auth: auth, ClusterResourceNamespace: ns,
+		Listener: ln, Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), SecretLabels: map[string]string{certpolicy.LabelCached: "true"},
+		Auth: auth, ClusterResourceNamespace: ns,
 		TLSCertFile: o.Web.TLSCertFile, TLSKeyFile: o.Web.TLSKeyFile,
 	})
 	if err == nil {

@@ -10,9 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/pager"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
@@ -88,7 +90,8 @@ var resources = []resource{
 }
 
 // secrets are the Secrets in the controllers' cache: those certplane
-// writes, which hold the Certificates' certificates.
+// writes, which hold the Certificates' certificates. Their events wake the
+// pages; what they hold is read live (Options.SecretLabels).
 var secrets = resource{Kind: estate.KindSecret, Plural: "secrets", Namespaced: true,
 	newObject: func() client.Object { return &corev1.Secret{} }, newList: func() client.ObjectList { return &corev1.SecretList{} }}
 
@@ -197,27 +200,21 @@ func (s *Server) gather(ctx context.Context, namespace string) *snapshot {
 	return snap
 }
 
-// certificateSecrets are the cached Secrets (certplane's), and those CA
-// issuers name, read one by one, that the user may get: only their
-// certificates, never their keys, are kept.
+// certificateSecrets are the Secrets of Certificates, and those CA issuers
+// name, read one by one, that the user may get: only their certificates,
+// never their keys, are kept.
 func (s *Server) certificateSecrets(ctx context.Context, v *viewer, in *estate.Input, namespace string) []corev1.Secret {
 	mayGet := v.getter(ctx, "secrets")
-	var list corev1.SecretList
-	var opts []client.ListOption
-	if namespace != "" {
-		opts = append(opts, client.InNamespace(namespace))
-	}
-	if err := s.o.Cache.List(ctx, &list, opts...); err != nil {
-		s.log.Error(err, "listing the cached Secrets")
-	}
 	var out []corev1.Secret
 	have := map[types.NamespacedName]bool{}
-	for i := range list.Items {
-		sec := &list.Items[i]
+	err := s.eachSecret(ctx, namespace, func(sec *corev1.Secret) {
 		if mayGet(sec.Namespace) {
 			out = append(out, certificatesOnly(sec))
 			have[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = true
 		}
+	})
+	if err != nil {
+		s.log.Error(err, "listing the Secrets of Certificates")
 	}
 	probe := *in
 	probe.Secrets = out
@@ -234,12 +231,41 @@ func (s *Server) certificateSecrets(ctx context.Context, v *viewer, in *estate.I
 	return out
 }
 
-// secret reads a Secret from the cache, else the apiserver; nil if it does
-// not exist.
+// eachSecret calls fn with every Secret of a Certificate (of namespace, if
+// not empty). With SecretLabels they are read from Live a page at a time,
+// as the cache holds them without their data; else from Cache.
+func (s *Server) eachSecret(ctx context.Context, namespace string, fn func(*corev1.Secret)) error {
+	if s.o.SecretLabels == nil {
+		var list corev1.SecretList
+		if err := s.o.Cache.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			fn(&list.Items[i])
+		}
+		return nil
+	}
+	return pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		list := &corev1.SecretList{}
+		return list, s.o.Live.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels(s.o.SecretLabels),
+			client.Limit(opts.Limit), client.Continue(opts.Continue))
+	}).EachListItem(ctx, metav1.ListOptions{}, func(o runtime.Object) error {
+		if sec, ok := o.(*corev1.Secret); ok {
+			fn(sec)
+		}
+		return nil
+	})
+}
+
+// secret reads a Secret: from Live when the cache holds Secrets without
+// their data (SecretLabels), else from the cache and then Live; nil if it
+// does not exist.
 func (s *Server) secret(ctx context.Context, k types.NamespacedName) (*corev1.Secret, error) {
 	var sec corev1.Secret
-	err := s.o.Cache.Get(ctx, k, &sec)
-	if apierrors.IsNotFound(err) && s.o.Live != s.o.Cache {
+	var err error
+	if s.o.SecretLabels != nil {
+		err = s.o.Live.Get(ctx, k, &sec)
+	} else if err = s.o.Cache.Get(ctx, k, &sec); apierrors.IsNotFound(err) && s.o.Live != s.o.Cache {
 		err = s.o.Live.Get(ctx, k, &sec)
 	}
 	if apierrors.IsNotFound(err) {

@@ -58,8 +58,14 @@ type Options struct {
 	// Cache holds the objects shown.
 	Cache Cache
 	// Live reads what the cache does not hold: Secrets certplane did not
-	// write (CAs of issuers) and Events. If nil, Cache.
+	// write (CAs of issuers), the data of those it did (SecretLabels) and
+	// Events. If nil, Cache.
 	Live client.Reader
+	// SecretLabels, if set, select the Secrets of Certificates, which the
+	// cache holds without their data: their certificates are read from
+	// Live, a page at a time, when a page is drawn. If nil, the Secrets in
+	// Cache are shown as they are there.
+	SecretLabels map[string]string
 	// Auth, if not nil, authenticates and authorizes each request. If nil,
 	// there is no login and everything is shown.
 	Auth Auth

@@ -276,7 +276,7 @@ func (r *CertificateReconciler) liveSecret(ctx context.Context, crt *cmv1.Certif
 // secret reads the Certificate's Secret from the apiserver, when the
 // cache has it or the Certificate says it was issued (the Secret may have
 // lost its label, or the cache be behind); nil when it does not exist. The
-// cache holds Secrets without their private keys and most annotations
+// cache holds Secrets without their data and most annotations
 // (internal/app's cache transform), so it only tells whether there is one:
 // a new Certificate whose Secret the cache does not hold is issued with no
 // read at all.

@@ -8,7 +8,10 @@ import (
 
 	certv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/pager"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -32,7 +35,8 @@ import (
 // issuer pointed at another Secret), the old CA stays in the bundle beside
 // the new one until no unexpired certificate of it is seen, and never past
 // its own NotAfter (see certificates.PublishTrustBundle): the certificates
-// are those of the Secrets certplane caches (of Certificates) and the
+// are those of the Secrets of Certificates (read live, a page at a time,
+// only while an old CA is kept) and the
 // issuer's CertificateSigningRequests and PodCertificateRequests. A ca
 // issuer that is not ready keeps only such old CAs, and has its bundles
 // removed when none is needed.
@@ -46,6 +50,10 @@ import (
 type ClusterTrustBundlePublisher struct {
 	// Client reads issuers and reads and writes ClusterTrustBundles.
 	Client client.Client
+	// Secrets lists the Secrets of Certificates, whose certificates the
+	// cache does not hold, while an old CA is kept: the apiserver. If nil,
+	// Client.
+	Secrets client.Reader
 	// Issuers resolves an issuer to its verified CA.
 	Issuers *Issuers
 	// Interval is how often a ca issuer's bundle is checked. If zero,
@@ -100,33 +108,41 @@ func (r *ClusterTrustBundlePublisher) Reconcile(ctx context.Context, req ctrl.Re
 }
 
 // issued lists the certificates certplane can see that the issuer ref may
-// have issued, for an old CA of its bundle: the cached Secrets of
-// Certificates (labelled controller.cert-manager.io/fao, in the Issuer's
-// namespace, or anywhere for a ClusterIssuer) and, when set, the issued
+// have issued, for an old CA of its bundle: the Secrets of Certificates
+// (labelled controller.cert-manager.io/fao, in the Issuer's namespace, or
+// anywhere for a ClusterIssuer), read from the apiserver a page at a time
+// since the cache holds none of their data, and, when set, the issued
 // CertificateSigningRequests and PodCertificateRequests of its signer
 // name. Which of them an old CA issued is decided by trustpolicy.Retain.
 func (r *ClusterTrustBundlePublisher) issued(ref issuerpolicy.SignerRef) certificates.IssuedLister {
 	signer := ref.SignerName()
 	listers := []certificates.IssuedLister{func(ctx context.Context) ([]trustpolicy.Issued, error) {
-		opts := []client.ListOption{client.MatchingLabels{certpolicy.LabelCached: "true"}, client.UnsafeDisableDeepCopy}
-		if !ref.Cluster {
-			opts = append(opts, client.InNamespace(ref.Namespace))
-		}
-		var list corev1.SecretList
-		if err := r.Client.List(ctx, &list, opts...); err != nil {
-			return nil, fmt.Errorf("listing Secrets: %w", err)
+		namespace := ref.Namespace
+		if ref.Cluster {
+			namespace = ""
 		}
 		var out []trustpolicy.Issued
-		for i := range list.Items {
-			s := &list.Items[i]
+		err := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list := &corev1.SecretList{}
+			return list, r.secrets().List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{certpolicy.LabelCached: "true"},
+				client.Limit(opts.Limit), client.Continue(opts.Continue))
+		}).EachListItem(ctx, metav1.ListOptions{}, func(o runtime.Object) error {
+			s, ok := o.(*corev1.Secret)
+			if !ok {
+				return nil
+			}
 			is, ok := certificates.ParseIssued(s.Data[corev1.TLSCertKey])
 			if !ok {
-				continue
+				return nil
 			}
 			if ca, ok := certificates.ParseIssued(s.Data["ca.crt"]); ok {
 				is.Chain = append(append(is.Chain, ca.Certificate), ca.Chain...)
 			}
 			out = append(out, is)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing Secrets: %w", err)
 		}
 		return out, nil
 	}}
@@ -147,6 +163,13 @@ func trustAnchor(res issuerpolicy.Readiness) *x509.Certificate {
 		return a
 	}
 	return res.CA.Certificate
+}
+
+func (r *ClusterTrustBundlePublisher) secrets() client.Reader {
+	if r.Secrets != nil {
+		return r.Secrets
+	}
+	return r.Client
 }
 
 func (r *ClusterTrustBundlePublisher) interval() time.Duration {

@@ -213,7 +213,8 @@ func (r *CSRIssuerReconciler) selfSign(ctx context.Context, csr *certv1.Certific
 	if ref.Cluster {
 		ns = r.Issuers.ClusterResourceNamespace
 	}
-	secret, err := r.Issuers.secret(ctx, types.NamespacedName{Namespace: ns, Name: name})
+	// Live: the cache holds no Secret's data.
+	secret, err := readSecret(ctx, types.NamespacedName{Namespace: ns, Name: name}, r.Issuers.APIReader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
 	}

@@ -137,7 +137,7 @@ func (r *Issuers) caReadiness(ctx context.Context, spec *cmv1.IssuerSpec, secret
 		!now.Before(p.readiness.CA.Certificate.NotBefore) && now.Before(p.readiness.CA.Certificate.NotAfter) {
 		return p.readiness, nil
 	}
-	// The cache holds Secrets without their keys: a CA is read whole from
+	// The cache holds Secrets without their data: a CA is read whole from
 	// the apiserver when its Secret changed.
 	if ok && p.uid == string(secret.UID) && p.resourceVersion == secret.ResourceVersion && p.secret != nil {
 		secret = p.secret
