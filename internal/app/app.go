@@ -374,7 +374,7 @@ func setupCertManager(mgr ctrl.Manager, o Options, enabled Controllers, policies
 	}
 	approver := enabled.Enabled(CertificateRequestsApprover, onByDefault(CertificateRequestsApprover, o))
 	if enabled.Enabled(CertificatesController, true) {
-		if err := metrics.Registry.Register(&certmanager.CertificateCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+		if err := metrics.Registry.Register(&certmanager.CertificateCollector{Cache: mgr.GetCache()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			return nil, err
 		}
 		r := &certmanager.CertificateReconciler{

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certcache"
 	"github.com/certplane/certplane/internal/certpolicy"
 )
 
@@ -22,15 +23,20 @@ const internLimit = 16384
 
 // cacheTransform returns the transform of every object the manager's cache
 // holds: Certificates (slimObject) and Secrets (slimSecret) are slimmed,
-// everything loses its managed fields, and Certificates and Secrets share
-// their recurring values through in.
+// everything loses its managed fields, Certificates and Secrets share
+// their recurring values through in, and Certificates are kept compact
+// (certcache.Compact), which the cache's copies read back whole.
 func cacheTransform(in *interner) toolscache.TransformFunc {
 	return func(obj any) (any, error) {
 		switch o := obj.(type) {
 		case *cmv1.Certificate:
-			obj, _ = slimObject(o)
+			_, _ = slimObject(o)
 			in.certificate(o)
-			return obj, nil
+			if c, err := certcache.Compact(o); err == nil {
+				return c, nil
+			}
+			// One that would not read back the same stays typed.
+			return o, nil
 		case *corev1.Secret:
 			obj, err := stripManagedFields(o)
 			slimSecret(o)

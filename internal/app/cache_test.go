@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certcache"
 )
 
 func TestSlimObject(t *testing.T) {
@@ -49,11 +50,23 @@ func TestCacheTransform(t *testing.T) {
 	managed := []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	crt := &cmv1.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "c", Annotations: maps.Clone(applied), ManagedFields: managed}}
 	transform := cacheTransform(newInterner(internLimit))
-	if _, err := transform(crt); err != nil {
+	out, err := transform(crt)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if crt.ManagedFields != nil || len(crt.Annotations) != 1 {
-		t.Errorf("a Certificate keeps annotations %v, managed fields %v; want only team and none", crt.Annotations, crt.ManagedFields)
+	compact, ok := out.(*certcache.Certificate)
+	if !ok {
+		t.Fatalf("a Certificate is cached as %T, want compact", out)
+	}
+	// What the cache hands out is the whole Certificate.
+	got, ok := compact.DeepCopyObject().(*cmv1.Certificate)
+	if !ok || got.Name != "c" || got.ManagedFields != nil || len(got.Annotations) != 1 || got.Annotations["team"] != "a" {
+		t.Errorf("a Certificate read back as %#v; want c, only the annotation team and no managed fields", compact.DeepCopyObject())
+	}
+	// One that would not read back the same is kept typed.
+	odd := &cmv1.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "odd"}, Spec: cmv1.CertificateSpec{CommonName: "\xff"}}
+	if out, err := transform(odd); err != nil || out != odd {
+		t.Errorf("a Certificate whose spec JSON cannot hold: %T, %v; want it typed", out, err)
 	}
 	// Other objects lose only their managed fields: certplane may write
 	// them whole, and kubectl's copy must survive that.

@@ -160,11 +160,12 @@ func BenchmarkCachedObjects(b *testing.B) {
 				runtime.ReadMemStats(&before)
 				b.StartTimer()
 				for i := range n {
-					s, c := issuedSecret(b, i), readyCertificate(b, i)
-					if _, err := tc.transform(s); err != nil {
+					s, err := tc.transform(issuedSecret(b, i))
+					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := tc.transform(c); err != nil {
+					c, err := tc.transform(readyCertificate(b, i))
+					if err != nil {
 						b.Fatal(err)
 					}
 					objs = append(objs, s, c)

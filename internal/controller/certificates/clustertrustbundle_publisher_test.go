@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	certv1 "k8s.io/api/certificates/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -417,6 +418,33 @@ func grant(t *testing.T, c client.Client, role *rbacv1.ClusterRole, user string)
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The apiserver's authorizer learns of the role and binding from its
+	// informers: wait until it allows the first thing the role grants.
+	for _, rule := range role.Rules {
+		if len(rule.APIGroups) == 0 || len(rule.Resources) == 0 || len(rule.Verbs) == 0 {
+			continue
+		}
+		resource, subresource, _ := strings.Cut(rule.Resources[0], "/")
+		eventually(t, fmt.Sprintf("%s may %s %s", user, rule.Verbs[0], rule.Resources[0]), func() error {
+			review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user,
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: rule.Verbs[0], Group: rule.APIGroups[0], Resource: resource, Subresource: subresource, Name: firstOr(rule.ResourceNames)}}}
+			if err := c.Create(ctx, review); err != nil {
+				return err
+			}
+			if !review.Status.Allowed {
+				return fmt.Errorf("not yet: %s", review.Status.Reason)
+			}
+			return nil
+		})
+		return
+	}
+}
+
+func firstOr(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
 }
 
 // eventually polls cond every 100ms for up to 30s.

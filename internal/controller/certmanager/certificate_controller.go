@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certcache"
 	"github.com/certplane/certplane/internal/certpolicy"
 	"github.com/certplane/certplane/internal/crpolicy"
 	"github.com/certplane/certplane/internal/requestpolicy"
@@ -710,7 +711,11 @@ func timePtr(t time.Time) *metav1.Time {
 // them, and the issuers they name.
 func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cmv1.Certificate{}, indexIssuerRef, func(o client.Object) []string {
-		ref := o.(*cmv1.Certificate).Spec.IssuerRef
+		sum, ok := certcache.Of(o)
+		if !ok {
+			return nil
+		}
+		ref := sum.IssuerRef
 		if ref.Kind == crpolicy.KindClusterIssuer {
 			return []string{crpolicy.KindClusterIssuer + "/" + ref.Name}
 		}
@@ -801,8 +806,8 @@ func (r *CertificateReconciler) notOwnWrite() predicate.Predicate {
 type manualRenewal struct{ predicate.Funcs }
 
 func (manualRenewal) Update(e event.UpdateEvent) bool {
-	c := findCondition(e.ObjectNew.(*cmv1.Certificate).Status.Conditions, "Issuing")
-	return c != nil && c.Status == cmv1.ConditionTrue && c.Reason == "ManuallyTriggered"
+	sum, ok := certcache.Of(e.ObjectNew)
+	return ok && sum.IssuingStatus == cmv1.ConditionTrue && sum.IssuingReason == "ManuallyTriggered"
 }
 func (manualRenewal) Create(event.CreateEvent) bool   { return false }
 func (manualRenewal) Delete(event.DeleteEvent) bool   { return false }

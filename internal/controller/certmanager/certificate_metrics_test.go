@@ -10,11 +10,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
+	"github.com/certplane/certplane/internal/certcache"
 )
 
 func TestIssuanceStart(t *testing.T) {
@@ -51,10 +52,6 @@ func TestIssuanceStart(t *testing.T) {
 // per-Certificate series: names, help, labels, values, and a Certificate
 // with no status yet.
 func TestCertificateCollector(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := cmv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	at := func(s int64) *metav1.Time { v := metav1.Unix(s, 0); return &v }
 	ready := &cmv1.Certificate{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web"},
@@ -66,7 +63,13 @@ func TestCertificateCollector(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: "api"},
 		Spec:       cmv1.CertificateSpec{SecretName: "api-tls", IssuerRef: cmv1.ObjectReference{Name: "vault", Group: "example.io", Kind: "Ext"}},
 	}
-	c := &CertificateCollector{Reader: fake.NewClientBuilder().WithScheme(scheme).WithObjects(ready, fresh).Build()}
+	// The cache holds one compact, and one typed as it keeps those
+	// certcache.Compact refuses.
+	compact, err := certcache.Compact(ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &CertificateCollector{Cache: storeOf(compact, fresh)}
 	want := `
 # HELP certmanager_certificate_expiration_timestamp_seconds The timestamp after which the certificate expires, expressed in Unix Epoch Time.
 # TYPE certmanager_certificate_expiration_timestamp_seconds gauge
@@ -101,33 +104,50 @@ certmanager_certificate_renewal_timestamp_seconds{issuer_group="example.io",issu
 	}
 }
 
-// listReader lists a fixed set of Certificates, as the cache does with
-// UnsafeDisableDeepCopy: without copying them.
-type listReader struct {
-	client.Reader
-	items []cmv1.Certificate
+// storeInformers is a cache whose Certificate informer holds objs.
+type storeInformers struct{ store toolscache.Store }
+
+func storeOf(objs ...any) storeInformers {
+	s := toolscache.NewStore(toolscache.MetaNamespaceKeyFunc)
+	for _, o := range objs {
+		if err := s.Add(o); err != nil {
+			panic(err)
+		}
+	}
+	return storeInformers{s}
 }
 
-func (r listReader) List(_ context.Context, list client.ObjectList, _ ...client.ListOption) error {
-	list.(*cmv1.CertificateList).Items = r.items
-	return nil
+func (s storeInformers) GetInformer(context.Context, client.Object, ...cache.InformerGetOption) (cache.Informer, error) {
+	return storeInformer{store: s.store}, nil
 }
+
+type storeInformer struct {
+	cache.Informer
+	store toolscache.Store
+}
+
+func (i storeInformer) GetStore() toolscache.Store { return i.store }
 
 // BenchmarkCertificateCollector gathers the per-Certificate series of
 // 10,000 Certificates through a registry, as a scrape does.
 func BenchmarkCertificateCollector(b *testing.B) {
-	items := make([]cmv1.Certificate, 10000)
+	items := make([]any, 10000)
 	for i := range items {
 		at := metav1.Unix(int64(1000+i), 0)
-		items[i] = cmv1.Certificate{
+		crt := &cmv1.Certificate{
 			ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("ns-%02d", i%10), Name: fmt.Sprintf("cert-%05d", i)},
 			Spec:       cmv1.CertificateSpec{IssuerRef: cmv1.ObjectReference{Name: "ca"}},
 			Status: cmv1.CertificateStatus{NotBefore: &at, NotAfter: &at, RenewalTime: &at,
 				Conditions: []cmv1.CertificateCondition{{Type: "Ready", Status: cmv1.ConditionTrue}}},
 		}
+		c, err := certcache.Compact(crt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		items[i] = c
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&CertificateCollector{Reader: listReader{items: items}})
+	reg.MustRegister(&CertificateCollector{Cache: storeOf(items...)})
 	b.ReportAllocs()
 	for b.Loop() {
 		mfs, err := reg.Gather()
