@@ -24,8 +24,9 @@ const internLimit = 16384
 // cacheTransform returns the transform of every object the manager's cache
 // holds: Certificates (slimObject) and Secrets (slimSecret) are slimmed,
 // everything loses its managed fields, Certificates and Secrets share
-// their recurring values through in, and Certificates are kept compact
-// (certcache.Compact), which the cache's copies read back whole.
+// their recurring values through in, and both are kept compact
+// (certcache.Compact, certcache.CompactSecret), which the cache's copies
+// read back whole.
 func cacheTransform(in *interner) toolscache.TransformFunc {
 	return func(obj any) (any, error) {
 		switch o := obj.(type) {
@@ -38,10 +39,10 @@ func cacheTransform(in *interner) toolscache.TransformFunc {
 			// One that would not read back the same stays typed.
 			return o, nil
 		case *corev1.Secret:
-			obj, err := stripManagedFields(o)
+			o.ManagedFields = nil
 			slimSecret(o)
 			in.secret(o)
-			return obj, err
+			return certcache.CompactSecret(o), nil
 		}
 		return stripManagedFields(obj)
 	}

@@ -82,54 +82,60 @@ func TestCacheTransform(t *testing.T) {
 // TestSlimSecret: a cached Secret keeps the annotations that name its
 // Certificate and issuer, and its labels; none of its data: no private
 // key, certificate, keystore. Secrets with the same labels share them.
+// The cache hands out copies as *corev1.Secret.
 func TestSlimSecret(t *testing.T) {
 	transform := cacheTransform(newInterner(internLimit))
-	s1, s2 := issuedSecret(t, 1), issuedSecret(t, 2)
-	s1.Data["keystore.p12"], s1.Data["extra"] = []byte("p12"), []byte("x")
-	s1.StringData = map[string]string{"tls.key": "k"}
-	s1.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "certplane"}}
-	want := issuedSecret(t, 1)
-	for _, s := range []*corev1.Secret{s1, s2} {
-		if _, err := transform(s); err != nil {
+	cached := func(s *corev1.Secret) (*certcache.Secret, *corev1.Secret) {
+		t.Helper()
+		out, err := transform(s)
+		if err != nil {
 			t.Fatal(err)
 		}
+		c, ok := out.(*certcache.Secret)
+		if !ok {
+			t.Fatalf("a Secret is cached as %T, want compact", out)
+		}
+		return c, c.DeepCopyObject().(*corev1.Secret)
 	}
-	if s1.Data != nil || s2.Data != nil {
-		t.Errorf("cached data keys %v and %v, want none", slices.Sorted(maps.Keys(s1.Data)), slices.Sorted(maps.Keys(s2.Data)))
+	in1 := issuedSecret(t, 1)
+	in1.Data["keystore.p12"], in1.Data["extra"] = []byte("p12"), []byte("x")
+	in1.StringData = map[string]string{"tls.key": "k"}
+	in1.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "certplane"}}
+	want := issuedSecret(t, 1)
+	c1, s1 := cached(in1)
+	c2, s2 := cached(issuedSecret(t, 2))
+	if s1.Data != nil || s2.Data != nil || s1.StringData != nil {
+		t.Errorf("cached data keys %v and %v, string data %v; want none", slices.Sorted(maps.Keys(s1.Data)), slices.Sorted(maps.Keys(s2.Data)), s1.StringData)
 	}
-	if s1.Name != want.Name || s1.ResourceVersion != want.ResourceVersion || s1.UID != want.UID || s1.Type != want.Type {
-		t.Errorf("cached Secret %s (%s, %s, %s), want %s (%s, %s, %s)", s1.Name, s1.ResourceVersion, s1.UID, s1.Type, want.Name, want.ResourceVersion, want.UID, want.Type)
+	if s1.Name != want.Name || s1.ResourceVersion != want.ResourceVersion || s1.UID != want.UID || s1.Type != want.Type || len(s1.OwnerReferences) != 1 {
+		t.Errorf("cached Secret %s (%s, %s, %s, %v), want %s (%s, %s, %s, %v)", s1.Name, s1.ResourceVersion, s1.UID, s1.Type, s1.OwnerReferences,
+			want.Name, want.ResourceVersion, want.UID, want.Type, want.OwnerReferences)
 	}
-	if s1.StringData != nil || s1.ManagedFields != nil {
-		t.Errorf("stringData %v, managed fields %v kept", s1.StringData, s1.ManagedFields)
+	if s1.ManagedFields != nil {
+		t.Errorf("managed fields %v kept", s1.ManagedFields)
 	}
 	wantA := map[string]string{}
 	for _, k := range []string{"cert-manager.io/certificate-name", "cert-manager.io/issuer-name", "cert-manager.io/issuer-kind", "cert-manager.io/issuer-group"} {
 		wantA[k] = want.Annotations[k]
 	}
-	if !maps.Equal(s1.Annotations, wantA) {
-		t.Errorf("cached annotations %v, want %v", s1.Annotations, wantA)
+	if !maps.Equal(s1.Annotations, wantA) || !maps.Equal(c1.GetAnnotations(), wantA) {
+		t.Errorf("cached annotations %v (to event handlers %v), want %v", s1.Annotations, c1.GetAnnotations(), wantA)
 	}
 	if !maps.Equal(s1.Labels, want.Labels) || !maps.Equal(s2.Labels, want.Labels) {
 		t.Errorf("labels %v and %v, want %v", s1.Labels, s2.Labels, want.Labels)
 	}
-	if reflect.ValueOf(s1.Labels).UnsafePointer() != reflect.ValueOf(s2.Labels).UnsafePointer() {
+	if reflect.ValueOf(c1.Labels).UnsafePointer() != reflect.ValueOf(c2.Labels).UnsafePointer() {
 		t.Error("two Secrets with the same labels keep two maps")
 	}
-	s3 := issuedSecret(t, 3)
-	s3.Labels["team"] = "a"
-	if _, err := transform(s3); err != nil {
-		t.Fatal(err)
+	in3 := issuedSecret(t, 3)
+	in3.Labels["team"] = "a"
+	if _, s3 := cached(in3); len(s3.Labels) != 2 || s3.Labels["team"] != "a" || len(c1.Labels) != 1 {
+		t.Errorf("other labels %v changed or changed the shared ones %v", s3.Labels, c1.Labels)
 	}
-	if len(s3.Labels) != 2 || s3.Labels["team"] != "a" || len(s1.Labels) != 1 {
-		t.Errorf("other labels %v changed or changed the shared ones %v", s3.Labels, s1.Labels)
+	if _, empty := cached(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "e"}, Data: map[string][]byte{"tls.key": []byte("k")}}); empty.Data != nil || empty.Annotations != nil {
+		t.Errorf("a Secret with only a key keeps data %v annotations %v", empty.Data, empty.Annotations)
 	}
-	empty := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "e"}, Data: map[string][]byte{"tls.key": []byte("k")}}
-	if _, err := transform(empty); err != nil || empty.Data != nil || empty.Annotations != nil {
-		t.Errorf("a Secret with only a key keeps data %v annotations %v (%v)", empty.Data, empty.Annotations, err)
-	}
-	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "o", Annotations: map[string]string{"team": "a"}}}
-	if _, err := transform(other); err != nil || other.Annotations != nil {
-		t.Errorf("a Secret with only other annotations keeps %v (%v)", other.Annotations, err)
+	if _, other := cached(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "o", Annotations: map[string]string{"team": "a"}}}); other.Annotations != nil {
+		t.Errorf("a Secret with only other annotations keeps %v", other.Annotations)
 	}
 }

@@ -2,9 +2,11 @@ package certcache
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/dump"
@@ -155,4 +157,42 @@ func BenchmarkCompact(b *testing.B) {
 			_ = crt.DeepCopyObject()
 		}
 	})
+}
+
+// TestCompactSecret: a cached Secret reads back as the Secret without its
+// data, its annotations whole, through the cache's copies and through the
+// metadata event handlers read.
+func TestCompactSecret(t *testing.T) {
+	in := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-tls", Namespace: "a", ResourceVersion: "7", UID: "u",
+			Labels:      map[string]string{"controller.cert-manager.io/fao": "true"},
+			Annotations: map[string]string{"cert-manager.io/certificate-name": "web", "cert-manager.io/issuer-name": "ca"}},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.key": []byte("key")},
+	}
+	c := CompactSecret(in)
+	var o client.Object = c
+	if got := o.GetAnnotations(); !maps.Equal(got, in.Annotations) {
+		t.Errorf("annotations %v, want %v", got, in.Annotations)
+	}
+	if c.ObjectMeta.Annotations != nil {
+		t.Error("the annotations are kept twice")
+	}
+	copied, ok := o.DeepCopyObject().(*corev1.Secret)
+	if !ok {
+		t.Fatalf("DeepCopyObject gave %T, want *corev1.Secret", o.DeepCopyObject())
+	}
+	want := in.DeepCopy()
+	want.Data = nil
+	if !equality.Semantic.DeepEqual(want, copied) {
+		t.Errorf("read back:\n%s\nwant:\n%s", dump.Pretty(copied), dump.Pretty(want))
+	}
+	copied.Annotations["team"] = "a"
+	copied.Labels["team"] = "a"
+	if len(o.GetAnnotations()) != 2 || len(o.GetLabels()) != 1 {
+		t.Error("changing a copy changed the cached Secret")
+	}
+	if CompactSecret(&corev1.Secret{}).GetAnnotations() != nil {
+		t.Error("a Secret without annotations has some")
+	}
 }
