@@ -90,7 +90,7 @@ func (c *Certificate) GetObjectKind() schema.ObjectKind { return schema.EmptyObj
 func (c *Certificate) DeepCopyObject() runtime.Object {
 	full, err := c.Full()
 	if err != nil {
-		return &cmv1.Certificate{ObjectMeta: *c.ObjectMeta.DeepCopy()}
+		return &cmv1.Certificate{ObjectMeta: *c.DeepCopy()}
 	}
 	return full
 }
@@ -103,7 +103,7 @@ func (c *Certificate) Full() (*cmv1.Certificate, error) {
 	}
 	return &cmv1.Certificate{
 		TypeMeta:   metav1.TypeMeta{APIVersion: cmv1.GroupVersion.String(), Kind: "Certificate"},
-		ObjectMeta: *c.ObjectMeta.DeepCopy(),
+		ObjectMeta: *c.DeepCopy(),
 		Spec:       b.Spec,
 		Status:     b.Status,
 	}, nil

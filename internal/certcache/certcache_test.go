@@ -1,6 +1,7 @@
 package certcache
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"testing"
@@ -9,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/dump"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	sjson "sigs.k8s.io/json"
 	"sigs.k8s.io/randfill"
@@ -50,7 +50,7 @@ func TestCompact(t *testing.T) {
 		t.Fatalf("DeepCopyObject gave %T, want *cmv1.Certificate", o.DeepCopyObject())
 	}
 	if !equality.Semantic.DeepEqual(want, full) {
-		t.Errorf("read back:\n%s\nwant:\n%s", dump.Pretty(full), dump.Pretty(want))
+		t.Errorf("read back:\n%s\nwant:\n%s", pretty(full), pretty(want))
 	}
 	if c.GetName() != "app-000007" || c.GetResourceVersion() != "123457" || c.GetAnnotations()["certplane.io/requester"] != "kubernetes-admin" {
 		t.Errorf("metadata %s %s %v", c.GetName(), c.GetResourceVersion(), c.GetAnnotations())
@@ -96,14 +96,14 @@ func TestCompactRoundTrip(t *testing.T) {
 		want := crt.DeepCopy()
 		c, err := Compact(crt)
 		if err != nil {
-			t.Fatalf("a Certificate JSON can hold was refused: %v\n%s", err, dump.Pretty(want))
+			t.Fatalf("a Certificate JSON can hold was refused: %v\n%s", err, pretty(want))
 		}
 		got, err := c.Full()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !equality.Semantic.DeepEqual(want.Spec, got.Spec) || !equality.Semantic.DeepEqual(want.Status, got.Status) {
-			t.Fatalf("read back:\n%s\nwant:\n%s", dump.Pretty(got), dump.Pretty(want))
+			t.Fatalf("read back:\n%s\nwant:\n%s", pretty(got), pretty(want))
 		}
 	}
 	// A string that is not UTF-8 does not survive JSON: refused.
@@ -175,7 +175,7 @@ func TestCompactSecret(t *testing.T) {
 	if got := o.GetAnnotations(); !maps.Equal(got, in.Annotations) {
 		t.Errorf("annotations %v, want %v", got, in.Annotations)
 	}
-	if c.ObjectMeta.Annotations != nil {
+	if c.Annotations != nil { // the embedded ObjectMeta's
 		t.Error("the annotations are kept twice")
 	}
 	copied, ok := o.DeepCopyObject().(*corev1.Secret)
@@ -185,7 +185,7 @@ func TestCompactSecret(t *testing.T) {
 	want := in.DeepCopy()
 	want.Data = nil
 	if !equality.Semantic.DeepEqual(want, copied) {
-		t.Errorf("read back:\n%s\nwant:\n%s", dump.Pretty(copied), dump.Pretty(want))
+		t.Errorf("read back:\n%s\nwant:\n%s", pretty(copied), pretty(want))
 	}
 	copied.Annotations["team"] = "a"
 	copied.Labels["team"] = "a"
@@ -195,4 +195,13 @@ func TestCompactSecret(t *testing.T) {
 	if CompactSecret(&corev1.Secret{}).GetAnnotations() != nil {
 		t.Error("a Secret without annotations has some")
 	}
+}
+
+// pretty is v as indented JSON, for a failure's message.
+func pretty(v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Sprintf("%+v", v)
+	}
+	return string(b)
 }

@@ -46,7 +46,7 @@ func (s *Secret) GetAnnotations() map[string]string {
 
 // SetAnnotations keeps a as pairs.
 func (s *Secret) SetAnnotations(a map[string]string) {
-	s.ObjectMeta.Annotations = nil
+	s.Annotations = nil // the embedded ObjectMeta's: kept as pairs
 	s.annotations = nil
 	if len(a) == 0 {
 		return
@@ -62,7 +62,7 @@ func (s *Secret) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKi
 
 // DeepCopyObject returns the Secret as a *corev1.Secret, without data.
 func (s *Secret) DeepCopyObject() runtime.Object {
-	out := &corev1.Secret{ObjectMeta: *s.ObjectMeta.DeepCopy(), Type: s.Type}
+	out := &corev1.Secret{ObjectMeta: *s.DeepCopy(), Type: s.Type}
 	out.Annotations = s.GetAnnotations()
 	return out
 }
