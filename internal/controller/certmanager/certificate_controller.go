@@ -99,6 +99,11 @@ type CertificateReconciler struct {
 	RequirePolicy bool
 	// PolicyChanged, if set, tells that the policies changed.
 	PolicyChanged <-chan event.GenericEvent
+	// RenewalHorizon and RenewalPeriod: a renewal further away than the
+	// horizon is not kept in the workqueue; the renewal scheduler puts it
+	// back, looking every period (certificate_renewals.go). If zero,
+	// DefaultRenewalHorizon and DefaultRenewalPeriod.
+	RenewalHorizon, RenewalPeriod time.Duration
 	Now           func() time.Time
 	Rand          io.Reader
 
@@ -462,11 +467,16 @@ func (r *CertificateReconciler) upToDate(ctx context.Context, crt *cmv1.Certific
 }
 
 // requeueAt schedules the next look: at renewal, or at expiry when renewal
-// is disabled.
+// is disabled; the times ready wrote in the status. One further away than
+// the renewal horizon is left to the renewal scheduler, which reads them
+// there.
 func (r *CertificateReconciler) requeueAt(crt *cmv1.Certificate, leaf *x509.Certificate, now time.Time) ctrl.Result {
 	at, ok := certpolicy.RenewalTime(leaf.NotBefore, leaf.NotAfter, &crt.Spec, certpolicy.Seed(crt, leaf))
 	if !ok {
 		at = leaf.NotAfter
+	}
+	if at.Sub(now) > r.renewalHorizon() {
+		return ctrl.Result{}
 	}
 	return ctrl.Result{RequeueAfter: max(at.Sub(now), 0) + time.Second}
 }
@@ -752,7 +762,8 @@ func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCertificate), builder.WithPredicates(r.notOwnWrite())).
 		Owns(&cmv1.CertificateRequest{}).
 		Watches(&cmv1.Issuer{}, byIssuer(crpolicy.KindIssuer), builder.WithPredicates(readinessChanged{})).
-		Watches(&cmv1.ClusterIssuer{}, byIssuer(crpolicy.KindClusterIssuer), builder.WithPredicates(readinessChanged{}))
+		Watches(&cmv1.ClusterIssuer{}, byIssuer(crpolicy.KindClusterIssuer), builder.WithPredicates(readinessChanged{})).
+		WatchesRawSource(r.renewals(mgr.GetCache()))
 	if r.PolicyChanged != nil {
 		// A policy's change decides the denied Certificates again.
 		b = b.WatchesRawSource(source.Channel(r.PolicyChanged, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -7,9 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cmv1 "github.com/certplane/certplane/api/certmanager/v1"
 	"github.com/certplane/certplane/internal/certcache"
@@ -40,11 +37,6 @@ type CertificateCollector struct {
 	Cache Informers
 }
 
-// Informers is what CertificateCollector needs of the manager's cache.
-type Informers interface {
-	GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error)
-}
-
 // Describe sends the metrics' descriptions.
 func (c *CertificateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{expirationDesc, notAfterDesc, notBeforeDesc, renewalDesc, readyDesc} {
@@ -62,16 +54,12 @@ func (c *CertificateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	inf, err := c.Cache.GetInformer(ctx, &cmv1.Certificate{})
+	store, err := certificateStore(ctx, c.Cache)
 	if err != nil {
 		return
 	}
-	store, ok := inf.(interface{ GetStore() toolscache.Store })
-	if !ok {
-		return
-	}
 	times := [...]*prometheus.Desc{expirationDesc, notAfterDesc, notBeforeDesc, renewalDesc}
-	for _, o := range store.GetStore().List() {
+	for _, o := range store.List() {
 		sum, ok := certcache.Of(o)
 		obj, isObj := o.(metav1.Object)
 		if !ok || !isObj {
