@@ -104,8 +104,8 @@ type CertificateReconciler struct {
 	// back, looking every period (certificate_renewals.go). If zero,
 	// DefaultRenewalHorizon and DefaultRenewalPeriod.
 	RenewalHorizon, RenewalPeriod time.Duration
-	Now           func() time.Time
-	Rand          io.Reader
+	Now                           func() time.Time
+	Rand                          io.Reader
 
 	// written remembers the resourceVersion of each Secret this controller
 	// wrote, so that the watch event of its own write does not come back
