@@ -153,10 +153,11 @@ func (in *interner) stringMap(m map[string]string, sharedValue func(string) bool
 	return out
 }
 
-// secret interns a cached Secret's metadata. Its data is not cached
-// (slimSecret).
+// secret interns a cached Secret's metadata and type. Its data is not
+// cached (slimSecret).
 func (in *interner) secret(s *corev1.Secret) {
 	in.meta(&s.ObjectMeta)
+	s.Type = corev1.SecretType(in.str(string(s.Type)))
 }
 
 // certificate interns a cached Certificate: its metadata (the requester's

@@ -241,6 +241,11 @@ spec: {ca: {secretName: growth-ca}}
 	// it, the heap in use is as of a collection up to two cycles old, which
 	// may hold the last scrape's samples.
 	if profile != "" {
+		// What the resident set holds: the binary's pages (RssFile) and
+		// the Go runtime's (RssAnon): the live heap, the free room in the
+		// heap's spans, what the heap keeps but the OS may take, stacks.
+		b.Logf("at rest, resident: RssAnon %.1f MB, RssFile %.1f MB; Go: %s", float64(procStatusBytes(b, pid, "RssAnon"))/(1<<20),
+			float64(procStatusBytes(b, pid, "RssFile"))/(1<<20), goMemStats(b, pprofPort))
 		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", pprofPort)); err != nil {
 			b.Logf("heap profile: %v", err)
 		} else {
@@ -447,4 +452,29 @@ func growthFileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// goMemStats reads the Go runtime's memory figures from the heap profile's
+// text form (its MemStats lines), as of now, without a collection.
+func goMemStats(b *testing.B, pprofPort int) string {
+	b.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?debug=1", pprofPort))
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	page, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(page), "\n") {
+		for _, name := range []string{"HeapAlloc", "HeapInuse", "HeapIdle", "HeapReleased", "Stack", "GCSys", "OtherSys", "NextGC"} {
+			if v, ok := strings.CutPrefix(line, "# "+name+" = "); ok {
+				n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+				out = append(out, fmt.Sprintf("%s %.1f MB", name, float64(n)/(1<<20)))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }

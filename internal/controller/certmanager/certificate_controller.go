@@ -44,7 +44,6 @@ const (
 	// reasonKeystorePassword: a keystore's password Secret cannot be read.
 	reasonKeystorePassword = "KeystorePasswordUnavailable"
 	readyMessage           = "Certificate is up to date and has not expired"
-	indexIssuerRef         = "spec.issuerRef"
 	// retrySoon is the wait before looking again after a write lost to a
 	// newer version or a stale request was dropped.
 	retrySoon = 100 * time.Millisecond
@@ -720,38 +719,26 @@ func timePtr(t time.Time) *metav1.Time {
 // SetupWithManager watches Certificates, the Secrets certplane wrote for
 // them, and the issuers they name.
 func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cmv1.Certificate{}, indexIssuerRef, func(o client.Object) []string {
-		sum, ok := certcache.Of(o)
-		if !ok {
-			return nil
-		}
-		ref := sum.IssuerRef
-		if ref.Kind == crpolicy.KindClusterIssuer {
-			return []string{crpolicy.KindClusterIssuer + "/" + ref.Name}
-		}
-		return []string{crpolicy.KindIssuer + "/" + o.GetNamespace() + "/" + ref.Name}
-	})
-	if err != nil {
-		return err
-	}
 	workers := r.Workers
 	if workers <= 0 {
 		workers = 16
 	}
+	// An issuer whose readiness changed wakes its Certificates that wait
+	// on it, found by reading the cache's own Certificates: an index of
+	// them by issuer would cost some 60 bytes a Certificate for an event
+	// this rare.
 	byIssuer := func(kind string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			k := kind + "/" + o.GetName()
-			if kind == crpolicy.KindIssuer {
-				k = kind + "/" + o.GetNamespace() + "/" + o.GetName()
-			}
-			var list cmv1.CertificateList
-			if err := mgr.GetClient().List(ctx, &list, client.MatchingFields{indexIssuerRef: k}); err != nil {
+			store, err := certificateStore(ctx, mgr.GetCache())
+			if err != nil {
 				return nil
 			}
-			reqs := make([]reconcile.Request, 0, len(list.Items))
-			for _, c := range list.Items {
-				if c.Status.Revision == nil || !readyTrue(c.Status.Conditions) || findCondition(c.Status.Conditions, "Issuing") != nil {
-					reqs = append(reqs, reconcile.Request{NamespacedName: key(&c)})
+			var reqs []reconcile.Request
+			for _, c := range store.List() {
+				sum, ok := certcache.Of(c)
+				m, isObj := c.(metav1.Object)
+				if ok && isObj && waitsOn(sum, m.GetNamespace(), kind, o.GetNamespace(), o.GetName()) {
+					reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}})
 				}
 			}
 			return reqs
@@ -784,6 +771,21 @@ func (r *CertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("certificates").
 		Complete(r)
+}
+
+// waitsOn says whether a Certificate of namespace, summed up by sum, names
+// the issuer of kind (Issuer or ClusterIssuer) issuerNamespace/issuerName
+// and is not settled on it: never issued, not Ready, or issuing.
+func waitsOn(sum certcache.Summary, namespace, kind, issuerNamespace, issuerName string) bool {
+	ref := sum.IssuerRef
+	refKind := crpolicy.KindIssuer
+	if ref.Kind == crpolicy.KindClusterIssuer {
+		refKind = crpolicy.KindClusterIssuer
+	}
+	if refKind != kind || ref.Name != issuerName || (kind == crpolicy.KindIssuer && namespace != issuerNamespace) {
+		return false
+	}
+	return sum.NotAfter == 0 || sum.Ready != cmv1.ConditionTrue || sum.IssuingStatus != ""
 }
 
 // secretToCertificate maps a Secret to the Certificate that wrote it.

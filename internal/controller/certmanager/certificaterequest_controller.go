@@ -235,7 +235,7 @@ func (r *CertificateRequestReconciler) rand() io.Reader {
 }
 
 // indexRequestIssuer indexes CertificateRequests by the built-in issuer
-// they name, as indexIssuerRef does Certificates.
+// they name.
 const indexRequestIssuer = "spec.issuerRef"
 
 // SetupWithManager watches CertificateRequests and the issuers they name,
