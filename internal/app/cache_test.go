@@ -124,13 +124,13 @@ func TestSlimSecret(t *testing.T) {
 	if !maps.Equal(s1.Labels, want.Labels) || !maps.Equal(s2.Labels, want.Labels) {
 		t.Errorf("labels %v and %v, want %v", s1.Labels, s2.Labels, want.Labels)
 	}
-	if reflect.ValueOf(c1.Labels).UnsafePointer() != reflect.ValueOf(c2.Labels).UnsafePointer() {
+	if reflect.ValueOf(c1.GetLabels()).UnsafePointer() != reflect.ValueOf(c2.GetLabels()).UnsafePointer() {
 		t.Error("two Secrets with the same labels keep two maps")
 	}
 	in3 := issuedSecret(t, 3)
 	in3.Labels["team"] = "a"
-	if _, s3 := cached(in3); len(s3.Labels) != 2 || s3.Labels["team"] != "a" || len(c1.Labels) != 1 {
-		t.Errorf("other labels %v changed or changed the shared ones %v", s3.Labels, c1.Labels)
+	if _, s3 := cached(in3); len(s3.Labels) != 2 || s3.Labels["team"] != "a" || len(c1.GetLabels()) != 1 {
+		t.Errorf("other labels %v changed or changed the shared ones %v", s3.Labels, c1.GetLabels())
 	}
 	if _, empty := cached(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "e"}, Data: map[string][]byte{"tls.key": []byte("k")}}); empty.Data != nil || empty.Annotations != nil {
 		t.Errorf("a Secret with only a key keeps data %v annotations %v", empty.Data, empty.Annotations)

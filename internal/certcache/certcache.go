@@ -32,7 +32,7 @@ import (
 
 // Certificate is a cert-manager Certificate as the cache holds it.
 type Certificate struct {
-	metav1.ObjectMeta
+	Meta
 	Summary
 	// body is the spec and status, JSON compressed against dictionary.
 	body []byte
@@ -90,7 +90,7 @@ func (c *Certificate) GetObjectKind() schema.ObjectKind { return schema.EmptyObj
 func (c *Certificate) DeepCopyObject() runtime.Object {
 	full, err := c.Full()
 	if err != nil {
-		return &cmv1.Certificate{ObjectMeta: *c.DeepCopy()}
+		return &cmv1.Certificate{ObjectMeta: c.ObjectMeta()}
 	}
 	return full
 }
@@ -99,11 +99,11 @@ func (c *Certificate) DeepCopyObject() runtime.Object {
 func (c *Certificate) Full() (*cmv1.Certificate, error) {
 	var b body
 	if err := decode(c.body, &b); err != nil {
-		return nil, fmt.Errorf("certificate %s/%s: %w", c.Namespace, c.Name, err)
+		return nil, fmt.Errorf("certificate %s/%s: %w", c.namespace, c.name, err)
 	}
 	return &cmv1.Certificate{
 		TypeMeta:   metav1.TypeMeta{APIVersion: cmv1.GroupVersion.String(), Kind: "Certificate"},
-		ObjectMeta: *c.DeepCopy(),
+		ObjectMeta: c.ObjectMeta(),
 		Spec:       b.Spec,
 		Status:     b.Status,
 	}, nil
@@ -133,7 +133,7 @@ func Compact(crt *cmv1.Certificate) (*Certificate, error) {
 	if !equality.Semantic.DeepEqual(in, back) {
 		return nil, fmt.Errorf("certificate %s/%s: its spec and status do not read back the same", crt.Namespace, crt.Name)
 	}
-	return &Certificate{ObjectMeta: crt.ObjectMeta, Summary: Summarize(crt), body: data}, nil
+	return &Certificate{Meta: NewMeta(&crt.ObjectMeta), Summary: Summarize(crt), body: data}, nil
 }
 
 func unix(t *metav1.Time) int64 {

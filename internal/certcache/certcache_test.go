@@ -61,7 +61,7 @@ func TestCompact(t *testing.T) {
 	}
 	full.Annotations["team"] = "a"
 	full.Spec.DNSNames[0] = "changed.example.com"
-	if again, _ := c.Full(); len(c.Annotations) != 1 || again.Spec.DNSNames[0] != want.Spec.DNSNames[0] {
+	if again, _ := c.Full(); len(c.GetAnnotations()) != 1 || again.Spec.DNSNames[0] != want.Spec.DNSNames[0] {
 		t.Error("changing a copy changed the cached Certificate")
 	}
 	if typed, ok := Of(want); !ok || typed != c.Summary {
@@ -175,7 +175,7 @@ func TestCompactSecret(t *testing.T) {
 	if got := o.GetAnnotations(); !maps.Equal(got, in.Annotations) {
 		t.Errorf("annotations %v, want %v", got, in.Annotations)
 	}
-	if c.Annotations != nil { // the embedded ObjectMeta's
+	if c.annotations != nil { // the embedded Meta's
 		t.Error("the annotations are kept twice")
 	}
 	copied, ok := o.DeepCopyObject().(*corev1.Secret)

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -16,17 +15,17 @@ import (
 // Certificate, its DeepCopyObject gives a *corev1.Secret (without data),
 // so the cache's Get and List hand out typed Secrets.
 type Secret struct {
-	metav1.ObjectMeta
+	Meta
 	Type corev1.SecretType
-	// annotations are key, value, key, value, sorted by key; the embedded
-	// ObjectMeta's are always nil.
-	annotations []string
+	// pairs are the annotations: key, value, key, value, sorted by key;
+	// the embedded Meta's are always nil.
+	pairs []string
 }
 
 // CompactSecret returns s in the cache's form, without its data. It shares
 // s's metadata and annotation strings (the caller drops s).
 func CompactSecret(s *corev1.Secret) *Secret {
-	out := &Secret{ObjectMeta: s.ObjectMeta, Type: s.Type}
+	out := &Secret{Meta: NewMeta(&s.ObjectMeta), Type: s.Type}
 	out.SetAnnotations(s.Annotations)
 	return out
 }
@@ -34,26 +33,26 @@ func CompactSecret(s *corev1.Secret) *Secret {
 // GetAnnotations returns a new map of the annotations; nil when there are
 // none.
 func (s *Secret) GetAnnotations() map[string]string {
-	if len(s.annotations) == 0 {
+	if len(s.pairs) == 0 {
 		return nil
 	}
-	m := make(map[string]string, len(s.annotations)/2)
-	for i := 0; i+1 < len(s.annotations); i += 2 {
-		m[s.annotations[i]] = s.annotations[i+1]
+	m := make(map[string]string, len(s.pairs)/2)
+	for i := 0; i+1 < len(s.pairs); i += 2 {
+		m[s.pairs[i]] = s.pairs[i+1]
 	}
 	return m
 }
 
 // SetAnnotations keeps a as pairs.
 func (s *Secret) SetAnnotations(a map[string]string) {
-	s.Annotations = nil // the embedded ObjectMeta's: kept as pairs
-	s.annotations = nil
+	s.Meta.SetAnnotations(nil)
+	s.pairs = nil
 	if len(a) == 0 {
 		return
 	}
-	s.annotations = make([]string, 0, 2*len(a))
+	s.pairs = make([]string, 0, 2*len(a))
 	for _, k := range slices.Sorted(maps.Keys(a)) {
-		s.annotations = append(s.annotations, k, a[k])
+		s.pairs = append(s.pairs, k, a[k])
 	}
 }
 
@@ -62,7 +61,7 @@ func (s *Secret) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKi
 
 // DeepCopyObject returns the Secret as a *corev1.Secret, without data.
 func (s *Secret) DeepCopyObject() runtime.Object {
-	out := &corev1.Secret{ObjectMeta: *s.DeepCopy(), Type: s.Type}
+	out := &corev1.Secret{ObjectMeta: s.ObjectMeta(), Type: s.Type}
 	out.Annotations = s.GetAnnotations()
 	return out
 }
